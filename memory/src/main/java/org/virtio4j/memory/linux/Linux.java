@@ -1,0 +1,187 @@
+package org.virtio4j.memory.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+import java.util.function.Supplier;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The few Linux system calls virtio4j needs, called through {@code java.lang.foreign} (no JNI, no C).
+ * Every failure throws {@link ErrnoException} carrying the call and its errno.
+ *
+ * <p>Thread-safe: each call captures errno into its own confined scratch memory.
+ */
+public final class Linux
+{
+    /** {@code PROT_READ}. */
+    public static final int PROT_READ = 0x1;
+    /** {@code PROT_WRITE}. */
+    public static final int PROT_WRITE = 0x2;
+    /** {@code MAP_SHARED}: writes reach the file and every other mapping of it. */
+    public static final int MAP_SHARED = 0x01;
+    /** {@code MAP_PRIVATE}. */
+    public static final int MAP_PRIVATE = 0x02;
+    /** {@code MAP_ANONYMOUS}. */
+    public static final int MAP_ANONYMOUS = 0x20;
+    /** {@code MAP_NORESERVE}: do not reserve swap for the mapping. */
+    public static final int MAP_NORESERVE = 0x4000;
+    /** {@code MFD_CLOEXEC}. */
+    public static final int MFD_CLOEXEC = 0x1;
+    /** {@code MFD_ALLOW_SEALING}. */
+    public static final int MFD_ALLOW_SEALING = 0x2;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle MEMFD_CREATE = downcall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = downcall("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MMAP = downcall(
+        "mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    private Linux()
+    {
+    }
+
+    @SuppressWarnings("restricted") // the descriptors below match the libc prototypes
+    private static MethodHandle downcall(final String name, final FunctionDescriptor descriptor)
+    {
+        final MemorySegment symbol = LINKER.defaultLookup().find(name)
+            .orElseThrow(() -> new UnsatisfiedLinkError("libc has no symbol " + name));
+        return LINKER.downcallHandle(symbol, descriptor, CAPTURE_ERRNO);
+    }
+
+    /** One system call, given the scratch memory errno is captured into and an arena for its arguments. */
+    @FunctionalInterface
+    private interface Syscall
+    {
+        long invoke(MemorySegment callState, Arena arena) throws Throwable;
+    }
+
+    /**
+     * Runs a call and turns a failure (a result below zero, or {@code MAP_FAILED}) into an {@link ErrnoException}.
+     * Not for hot paths: it allocates its scratch memory.
+     */
+    private static long call(final String name, final Syscall syscall, final Supplier<String> detail) throws ErrnoException
+    {
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment state = arena.allocate(CALL_STATE);
+            final long rc;
+            try
+            {
+                rc = syscall.invoke(state, arena);
+            }
+            catch (final Throwable t)
+            {
+                throw new IllegalStateException("unexpected failure invoking " + name, t);
+            }
+            if (rc < 0)
+            {
+                throw new ErrnoException(name, (int)ERRNO.get(state, 0L), detail.get());
+            }
+            return rc;
+        }
+    }
+
+    /**
+     * {@code memfd_create(2)}: an anonymous file that lives in memory and can be shared by fd.
+     *
+     * @param name  the name shown in /proc/self/fd (for debugging only).
+     * @param flags {@link #MFD_CLOEXEC} and friends.
+     * @return the new file descriptor.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static int memfdCreate(final String name, final int flags) throws ErrnoException
+    {
+        return (int)call("memfd_create",
+            (state, arena) -> (int)MEMFD_CREATE.invokeExact(state, arena.allocateFrom(name), flags), () -> "name=" + name);
+    }
+
+    /**
+     * {@code ftruncate(2)}.
+     *
+     * @param fd     the file.
+     * @param length its new length in bytes.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static void ftruncate(final int fd, final long length) throws ErrnoException
+    {
+        call("ftruncate", (state, arena) -> (int)FTRUNCATE.invokeExact(state, fd, length), () -> "fd=" + fd + " length=" + length);
+    }
+
+    /**
+     * {@code mmap(2)} with a kernel-chosen address.
+     *
+     * @param length the length of the mapping in bytes.
+     * @param prot   {@link #PROT_READ} | {@link #PROT_WRITE}.
+     * @param flags  {@link #MAP_SHARED}, {@link #MAP_ANONYMOUS}, ...
+     * @param fd     the file to map, or -1 for an anonymous mapping.
+     * @param offset the offset in the file, a multiple of the page size.
+     * @return the address of the mapping.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static long mmap(final long length, final int prot, final int flags, final int fd, final long offset)
+        throws ErrnoException
+    {
+        // MAP_FAILED is (void *)-1, which reads as -1 here; no valid user-space address is negative on Linux.
+        return call("mmap",
+            (state, arena) -> ((MemorySegment)MMAP.invokeExact(state, MemorySegment.NULL, length, prot, flags, fd, offset)).address(),
+            () -> "length=" + length + " prot=" + prot + " flags=0x" + Integer.toHexString(flags) + " fd=" + fd + " offset=" + offset);
+    }
+
+    /**
+     * {@code munmap(2)}.
+     *
+     * @param address the start of the mapping.
+     * @param length  its length.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static void munmap(final long address, final long length) throws ErrnoException
+    {
+        call("munmap", (state, arena) -> (int)MUNMAP.invokeExact(state, MemorySegment.ofAddress(address), length),
+            () -> "address=0x" + Long.toHexString(address) + " length=" + length);
+    }
+
+    /**
+     * {@code close(2)}.
+     *
+     * @param fd the descriptor to close.
+     * @throws ErrnoException if the kernel refuses (EBADF for a descriptor that is not open).
+     */
+    public static void close(final int fd) throws ErrnoException
+    {
+        call("close", (state, arena) -> (int)CLOSE.invokeExact(state, fd), () -> "fd=" + fd);
+    }
+
+    /**
+     * {@code dup(2)}.
+     *
+     * @param fd the descriptor to duplicate.
+     * @return a new descriptor for the same open file.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static int dup(final int fd) throws ErrnoException
+    {
+        return (int)call("dup", (state, arena) -> (int)DUP.invokeExact(state, fd), () -> "fd=" + fd);
+    }
+
+    /** @return the size of a page, for aligning mappings. */
+    public static long pageSize()
+    {
+        return 4096L;
+    }
+}
