@@ -1,0 +1,4 @@
+/**
+ * virtio-blk: request parsing (kept apart from execution), request execution over backends, config space.
+ */
+package org.virtio4j.devices.blk;
