@@ -1,4 +1,5 @@
 /**
- * virtio4j bench module; see DESIGN.md for what will live here.
+ * JMH benchmarks of virtio4j's hot paths. Build with {@code mvn -pl bench -am package -DskipTests}, then run
+ * {@code java -jar bench/target/benchmarks.jar <pattern> -prof gc}.
  */
 package org.virtio4j.bench;
