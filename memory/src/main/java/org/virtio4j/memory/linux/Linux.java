@@ -34,6 +34,18 @@ public final class Linux
     public static final int MAP_ANONYMOUS = 0x20;
     /** {@code MAP_NORESERVE}: do not reserve swap for the mapping. */
     public static final int MAP_NORESERVE = 0x4000;
+    /** {@code O_RDONLY}. */
+    public static final int O_RDONLY = 0;
+    /** {@code O_RDWR}. */
+    public static final int O_RDWR = 2;
+    /** {@code O_CLOEXEC}. */
+    public static final int O_CLOEXEC = 0x80000;
+    /** {@code FALLOC_FL_KEEP_SIZE}: do not change the file size. */
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    /** {@code FALLOC_FL_PUNCH_HOLE}: deallocate the range (reads return zeros); needs KEEP_SIZE. */
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    /** {@code FALLOC_FL_ZERO_RANGE}: zero the range, allocated. */
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
     /** {@code MFD_CLOEXEC}. */
     public static final int MFD_CLOEXEC = 0x1;
     /** {@code MFD_ALLOW_SEALING}. */
@@ -51,6 +63,9 @@ public final class Linux
     private static final MethodHandle MUNMAP = downcall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = downcall(
+        "fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
 
     private Linux()
     {
@@ -177,6 +192,34 @@ public final class Linux
     public static int dup(final int fd) throws ErrnoException
     {
         return (int)call("dup", (state, arena) -> (int)DUP.invokeExact(state, fd), () -> "fd=" + fd);
+    }
+
+    /**
+     * {@code open(2)}.
+     *
+     * @param path  the file.
+     * @param flags {@link #O_RDWR} and friends.
+     * @return the new file descriptor.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static int open(final String path, final int flags) throws ErrnoException
+    {
+        return (int)call("open", (state, arena) -> (int)OPEN.invokeExact(state, arena.allocateFrom(path), flags, 0), () -> "path=" + path);
+    }
+
+    /**
+     * {@code fallocate(2)}: allocate, zero or punch a range of a file.
+     *
+     * @param fd     the file.
+     * @param mode   {@link #FALLOC_FL_PUNCH_HOLE} | {@link #FALLOC_FL_KEEP_SIZE}, ...
+     * @param offset the start of the range.
+     * @param length its length.
+     * @throws ErrnoException if the kernel or the file system refuses (EOPNOTSUPP where unsupported).
+     */
+    public static void fallocate(final int fd, final int mode, final long offset, final long length) throws ErrnoException
+    {
+        call("fallocate", (state, arena) -> (int)FALLOCATE.invokeExact(state, fd, mode, offset, length),
+            () -> "fd=" + fd + " mode=0x" + Integer.toHexString(mode) + " offset=" + offset + " length=" + length);
     }
 
     /** @return the size of a page, for aligning mappings. */

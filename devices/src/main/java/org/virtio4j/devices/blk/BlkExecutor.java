@@ -1,0 +1,331 @@
+package org.virtio4j.devices.blk;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+
+import org.virtio4j.memory.GuestAddress;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.memory.GuestMemoryException;
+import org.virtio4j.virtio.VirtioBlk;
+import org.virtio4j.virtio.VirtioFeatures;
+
+/**
+ * Executes parsed virtio-blk requests against a {@link BlkBackend} and writes the status byte.
+ *
+ * <p>Every check is made before any byte moves, so a failed request never writes partly past the end of the disk
+ * and never writes the backend from a buffer that is not all in guest memory: sector ranges (with overflow
+ * checks) against the capacity, lengths (multiples of 512, at most 2^32 - 1), data buffers (in guest memory, of
+ * the right direction), DISCARD/WRITE_ZEROES segments (16 bytes each, flags, advertised limits). The used length
+ * returned is exactly the bytes the device wrote into the chain: data for IN and GET_ID, plus the status byte.
+ *
+ * <p>Allocates nothing per request. Not thread-safe: one per device actor.
+ */
+public final class BlkExecutor
+{
+    private static final long U32_MAX = 0xffff_ffffL;
+
+    private final BlkBackend backend;
+    private final BlkOptions options;
+    private final long capacitySectors;
+    private final byte[] serial = new byte[VirtioBlk.ID_BYTES];
+    private final long[] errors = new long[BlkError.values().length];
+    private long features;
+    private long bytesRead;
+    private long bytesWritten;
+
+    /**
+     * @param backend where the bytes are.
+     * @param options what the device advertises.
+     */
+    public BlkExecutor(final BlkBackend backend, final BlkOptions options)
+    {
+        this.backend = backend;
+        this.options = options;
+        this.capacitySectors = backend.capacity() >> VirtioBlk.SECTOR_SHIFT;
+        final byte[] id = options.serial().getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(id, 0, serial, 0, id.length);
+    }
+
+    /** @param negotiated the features the driver accepted (FLUSH, DISCARD, WRITE_ZEROES gate those requests). */
+    public void setFeatures(final long negotiated)
+    {
+        features = negotiated;
+    }
+
+    /**
+     * Runs a request and writes its status byte.
+     *
+     * @param memory  the guest's memory.
+     * @param request a parsed request.
+     * @return the used length: bytes written into the chain, status byte included.
+     */
+    public int execute(final GuestMemory memory, final BlkRequest request)
+    {
+        final long dataWritten;
+        final BlkError error;
+        final int type = request.type();
+        switch (type)
+        {
+            case VirtioBlk.T_IN ->
+            {
+                error = transfer(memory, request, true);
+                dataWritten = error == null ? request.totalDataLen() : 0;
+            }
+            case VirtioBlk.T_OUT ->
+            {
+                error = options.readOnly() ? BlkError.READ_ONLY : transfer(memory, request, false);
+                dataWritten = 0;
+            }
+            case VirtioBlk.T_FLUSH ->
+            {
+                error = negotiated(VirtioBlk.F_FLUSH) ? flush() : BlkError.UNSUPPORTED;
+                dataWritten = 0;
+            }
+            case VirtioBlk.T_GET_ID ->
+            {
+                error = getId(memory, request);
+                dataWritten = error == null ? VirtioBlk.ID_BYTES : 0;
+            }
+            case VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES ->
+            {
+                error = options.readOnly() ? BlkError.READ_ONLY : segments(memory, request);
+                dataWritten = 0;
+            }
+            default ->
+            {
+                error = BlkError.UNSUPPORTED;
+                dataWritten = 0;
+            }
+        }
+        final int status;
+        if (error == null)
+        {
+            status = VirtioBlk.S_OK;
+        }
+        else
+        {
+            errors[error.ordinal()]++;
+            status = error == BlkError.UNSUPPORTED || error == BlkError.BAD_FLAGS ||
+                (error == BlkError.LIMIT_EXCEEDED && type == VirtioBlk.T_DISCARD) ? VirtioBlk.S_UNSUPP : VirtioBlk.S_IOERR;
+        }
+        memory.putU8(request.statusAddr(), status);
+        return (int)(dataWritten + 1);
+    }
+
+    private boolean negotiated(final int feature)
+    {
+        return VirtioFeatures.has(features, feature);
+    }
+
+    private BlkError transfer(final GuestMemory memory, final BlkRequest request, final boolean toGuest)
+    {
+        final long total = request.totalDataLen();
+        if (total % VirtioBlk.SECTOR_SIZE != 0 || total > U32_MAX)
+        {
+            return BlkError.BAD_LENGTH;
+        }
+        final BlkError range = checkRange(request.sector(), total >> VirtioBlk.SECTOR_SHIFT);
+        if (range != null)
+        {
+            return range;
+        }
+        final int count = request.dataCount();
+        if (count > options.segMax())
+        {
+            return BlkError.LIMIT_EXCEEDED;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            if (toGuest && !request.dataWritable(i) ||
+                !memory.checkRange(request.dataAddr(i), Integer.toUnsignedLong(request.dataLen(i))))
+            {
+                return BlkError.BAD_BUFFER;
+            }
+        }
+        long offset = request.sector() << VirtioBlk.SECTOR_SHIFT;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                final int length = request.dataLen(i);
+                if (toGuest)
+                {
+                    backend.read(offset, memory, request.dataAddr(i), length);
+                }
+                else
+                {
+                    backend.write(offset, memory, request.dataAddr(i), length);
+                }
+                offset += Integer.toUnsignedLong(length);
+            }
+        }
+        catch (final IOException | GuestMemoryException e)
+        {
+            return BlkError.BACKEND_IO;
+        }
+        if (toGuest)
+        {
+            bytesRead += total;
+        }
+        else
+        {
+            bytesWritten += total;
+        }
+        return null;
+    }
+
+    /** Sectors [sector, sector + count) must lie on the disk; the sum and the byte offset must not overflow. */
+    private BlkError checkRange(final long sector, final long count)
+    {
+        final long end = sector + count;
+        if (Long.compareUnsigned(end, sector) < 0 || Long.compareUnsigned(end, capacitySectors) > 0)
+        {
+            return BlkError.OUT_OF_RANGE;
+        }
+        return null;
+    }
+
+    private BlkError flush()
+    {
+        try
+        {
+            backend.flush();
+            return null;
+        }
+        catch (final IOException e)
+        {
+            return BlkError.BACKEND_IO;
+        }
+    }
+
+    private BlkError getId(final GuestMemory memory, final BlkRequest request)
+    {
+        if (options.serial().isEmpty())
+        {
+            return BlkError.UNSUPPORTED;
+        }
+        if (request.totalDataLen() != VirtioBlk.ID_BYTES)
+        {
+            return BlkError.BAD_LENGTH;
+        }
+        for (int i = 0; i < request.dataCount(); i++)
+        {
+            if (!request.dataWritable(i) || !memory.checkRange(request.dataAddr(i), Integer.toUnsignedLong(request.dataLen(i))))
+            {
+                return BlkError.BAD_BUFFER;
+            }
+        }
+        int copied = 0;
+        for (int i = 0; i < request.dataCount(); i++)
+        {
+            final int length = request.dataLen(i);
+            memory.write(request.dataAddr(i), serial, copied, length);
+            copied += length;
+        }
+        return null;
+    }
+
+    private BlkError segments(final GuestMemory memory, final BlkRequest request)
+    {
+        final boolean discard = request.type() == VirtioBlk.T_DISCARD;
+        if (!negotiated(discard ? VirtioBlk.F_DISCARD : VirtioBlk.F_WRITE_ZEROES))
+        {
+            return BlkError.UNSUPPORTED;
+        }
+        final long maxSectors = Integer.toUnsignedLong(discard ? options.maxDiscardSectors() : options.maxWriteZeroesSectors());
+        final int maxSegments = discard ? options.maxDiscardSegments() : options.maxWriteZeroesSegments();
+        final int allowedFlags = discard ? 0 : VirtioBlk.WRITE_ZEROES_FLAG_UNMAP;
+        // First pass: every segment checked before any is applied.
+        long segmentCount = 0;
+        for (int i = 0; i < request.dataCount(); i++)
+        {
+            final long length = Integer.toUnsignedLong(request.dataLen(i));
+            if (length % VirtioBlk.SEGMENT_SIZE != 0)
+            {
+                return BlkError.BAD_LENGTH;
+            }
+            if (GuestAddress.addOverflows(request.dataAddr(i), length) || !memory.checkRange(request.dataAddr(i), length))
+            {
+                return BlkError.BAD_BUFFER;
+            }
+            segmentCount += length / VirtioBlk.SEGMENT_SIZE;
+            if (segmentCount > maxSegments)
+            {
+                return BlkError.LIMIT_EXCEEDED;
+            }
+            for (long at = request.dataAddr(i); at < request.dataAddr(i) + length; at += VirtioBlk.SEGMENT_SIZE)
+            {
+                final long sector = memory.getU64(at);
+                final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
+                final int flags = memory.getU32(at + 12);
+                if ((flags & ~allowedFlags) != 0)
+                {
+                    return BlkError.BAD_FLAGS;
+                }
+                if (sectors > maxSectors)
+                {
+                    return BlkError.LIMIT_EXCEEDED;
+                }
+                final BlkError range = checkRange(sector, sectors);
+                if (range != null)
+                {
+                    return range;
+                }
+            }
+        }
+        // Second pass: apply. The guest may have changed the segments meanwhile; they are checked again as read.
+        try
+        {
+            for (int i = 0; i < request.dataCount(); i++)
+            {
+                final long end = request.dataAddr(i) + Integer.toUnsignedLong(request.dataLen(i));
+                for (long at = request.dataAddr(i); at < end; at += VirtioBlk.SEGMENT_SIZE)
+                {
+                    final long sector = memory.getU64(at);
+                    final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
+                    final int flags = memory.getU32(at + 12);
+                    if ((flags & ~allowedFlags) != 0 || sectors > maxSectors || checkRange(sector, sectors) != null)
+                    {
+                        return BlkError.OUT_OF_RANGE;
+                    }
+                    final long offset = sector << VirtioBlk.SECTOR_SHIFT;
+                    final long length = sectors << VirtioBlk.SECTOR_SHIFT;
+                    if (discard)
+                    {
+                        backend.discard(offset, length);
+                    }
+                    else
+                    {
+                        backend.writeZeroes(offset, length, (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0);
+                    }
+                }
+            }
+        }
+        catch (final IOException e)
+        {
+            return BlkError.BACKEND_IO;
+        }
+        return null;
+    }
+
+    /**
+     * @param error a failure reason.
+     * @return how many requests failed for it.
+     */
+    public long errors(final BlkError error)
+    {
+        return errors[error.ordinal()];
+    }
+
+    /** @return bytes read from the backend into the guest. */
+    public long bytesRead()
+    {
+        return bytesRead;
+    }
+
+    /** @return bytes written from the guest to the backend. */
+    public long bytesWritten()
+    {
+        return bytesWritten;
+    }
+}
