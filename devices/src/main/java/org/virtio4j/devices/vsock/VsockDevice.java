@@ -1,0 +1,276 @@
+package org.virtio4j.devices.vsock;
+
+import java.lang.foreign.MemorySegment;
+
+import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.devices.core.Interrupt;
+import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.virtio.AvailIter;
+import org.virtio4j.virtio.DescriptorChain;
+import org.virtio4j.virtio.DeviceType;
+import org.virtio4j.virtio.QueueError;
+import org.virtio4j.virtio.QueueException;
+import org.virtio4j.virtio.SplitQueue;
+import org.virtio4j.virtio.VirtioFeatures;
+import org.virtio4j.virtio.VirtioVsock;
+
+import static org.virtio4j.memory.GuestMemory.LE_U64;
+
+/**
+ * A virtio-vsock device (device id 19) at the packet level: rx, tx and event queues and config {guest_cid}.
+ * Packets from transmit chains go to a {@link VsockPacketHandler}; packets the handler has for the guest fill
+ * receive chains. Malformed chains are returned with length 0 and counted by reason.
+ *
+ * <p>Not thread-safe: one actor drives the device.
+ */
+public final class VsockDevice implements VirtioDevice
+{
+    /** The most data one packet carries (what Linux's virtio transport uses). */
+    public static final int MAX_PACKET_DATA = 64 * 1024;
+
+    private final long guestCid;
+    private final int queueSize;
+    private final VsockPacketHandler handler;
+    private final VsockPacketParser parser = new VsockPacketParser();
+    private final VsockPacket packet = new VsockPacket();
+    private final DescriptorChain chain = new DescriptorChain();
+    private final long[] parseErrors = new long[VsockParseError.values().length];
+    private GuestMemory memory;
+    private SplitQueue[] queues;
+    private Interrupt interrupt;
+    private long packetsFromGuest;
+    private long packetsToGuest;
+
+    /**
+     * @param guestCid  the guest's context id (3 or above).
+     * @param queueSize each queue's maximum size.
+     * @param handler   what handles the packets.
+     */
+    public VsockDevice(final long guestCid, final int queueSize, final VsockPacketHandler handler)
+    {
+        if (Long.compareUnsigned(guestCid, 3) < 0 || Long.compareUnsigned(guestCid, 0xffff_ffffL) >= 0)
+        {
+            throw new IllegalArgumentException("vsock guest cid=" + Long.toUnsignedString(guestCid) + " must be in [3, 2^32 - 2]");
+        }
+        this.guestCid = guestCid;
+        this.queueSize = queueSize;
+        this.handler = handler;
+    }
+
+    @Override
+    public int deviceType()
+    {
+        return DeviceType.VSOCK;
+    }
+
+    @Override
+    public long deviceFeatures()
+    {
+        return VirtioFeatures.bit(VirtioFeatures.VERSION_1) | VirtioFeatures.bit(VirtioFeatures.RING_INDIRECT_DESC) |
+            VirtioFeatures.bit(VirtioFeatures.RING_EVENT_IDX) | VirtioFeatures.bit(VirtioVsock.F_STREAM);
+    }
+
+    @Override
+    public int[] queueMaxSizes()
+    {
+        return new int[] {queueSize, queueSize, queueSize};
+    }
+
+    @Override
+    public int configSize()
+    {
+        return Long.BYTES;
+    }
+
+    @Override
+    public int readConfig(final int offset, final byte[] data)
+    {
+        if (offset < 0 || offset >= Long.BYTES)
+        {
+            return 0;
+        }
+        final byte[] config = new byte[Long.BYTES];
+        MemorySegment.ofArray(config).set(LE_U64, 0, guestCid);
+        final int length = Math.min(data.length, Long.BYTES - offset);
+        System.arraycopy(config, offset, data, 0, length);
+        return length;
+    }
+
+    @Override
+    public int writeConfig(final int offset, final byte[] data)
+    {
+        return 0;
+    }
+
+    @Override
+    public void activate(final GuestMemory memory, final SplitQueue[] queues, final long negotiatedFeatures, final Interrupt interrupt)
+        throws DeviceException
+    {
+        if (queues.length != 3 || memory == null)
+        {
+            throw new DeviceException("vsock activate: queues=" + queues.length + " memory=" + memory);
+        }
+        this.memory = memory;
+        this.queues = queues;
+        this.interrupt = interrupt;
+    }
+
+    @Override
+    public int queueNotify(final int queueIndex) throws DeviceException
+    {
+        if (queues == null)
+        {
+            return 0;
+        }
+        try
+        {
+            return switch (queueIndex)
+            {
+                case VirtioVsock.TXQ -> transmit() + receive();
+                case VirtioVsock.RXQ -> receive();
+                default -> 0;
+            };
+        }
+        catch (final QueueException e)
+        {
+            throw new DeviceException("vsock queue " + queueIndex + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Fills receive buffers with the handler's waiting packets.
+     *
+     * @return the packets delivered.
+     * @throws DeviceException if the receive queue needs a reset.
+     */
+    public int poll() throws DeviceException
+    {
+        return queueNotify(VirtioVsock.RXQ);
+    }
+
+    private int transmit()
+    {
+        final SplitQueue queue = queues[VirtioVsock.TXQ];
+        final AvailIter iter = iter(queue);
+        if (iter == null)
+        {
+            return 0;
+        }
+        int completed = 0;
+        while (iter.next(chain))
+        {
+            final VsockParseError error = parser.fromTx(chain, MAX_PACKET_DATA, packet);
+            if (error == null)
+            {
+                packetsFromGuest++;
+                handler.onTransmit(memory, packet);
+            }
+            else
+            {
+                parseErrors[error.ordinal()]++;
+            }
+            queue.addUsed(memory, chain.headIndex(), 0);
+            completed++;
+        }
+        signal(queue, VirtioVsock.TXQ, completed);
+        return completed;
+    }
+
+    private int receive()
+    {
+        final SplitQueue queue = queues[VirtioVsock.RXQ];
+        if (!handler.hasPacketForGuest())
+        {
+            return 0;
+        }
+        final AvailIter iter = iter(queue);
+        if (iter == null)
+        {
+            return 0;
+        }
+        int completed = 0;
+        while (handler.hasPacketForGuest() && iter.next(chain))
+        {
+            final VsockParseError error = parser.fromRx(chain, MAX_PACKET_DATA, packet);
+            int used = 0;
+            if (error == null)
+            {
+                final long data = handler.fillPacketForGuest(memory, packet);
+                if (data >= 0)
+                {
+                    packet.writeHeader(memory);
+                    used = (int)(VsockHeaderLayout.SIZE + data);
+                    packetsToGuest++;
+                }
+            }
+            else
+            {
+                parseErrors[error.ordinal()]++;
+            }
+            queue.addUsed(memory, chain.headIndex(), used);
+            completed++;
+        }
+        signal(queue, VirtioVsock.RXQ, completed);
+        return completed;
+    }
+
+    private AvailIter iter(final SplitQueue queue)
+    {
+        try
+        {
+            return queue.iter(memory);
+        }
+        catch (final QueueException e)
+        {
+            if (e.error() == QueueError.NOT_READY)
+            {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    private void signal(final SplitQueue queue, final int index, final int completed)
+    {
+        if (completed > 0 && queue.needsNotification(memory))
+        {
+            interrupt.signalUsedBuffers(index);
+        }
+    }
+
+    @Override
+    public void reset()
+    {
+        memory = null;
+        queues = null;
+        interrupt = null;
+    }
+
+    /** @return the guest's context id. */
+    public long guestCid()
+    {
+        return guestCid;
+    }
+
+    /** @return packets taken from the guest. */
+    public long packetsFromGuest()
+    {
+        return packetsFromGuest;
+    }
+
+    /** @return packets delivered to the guest. */
+    public long packetsToGuest()
+    {
+        return packetsToGuest;
+    }
+
+    /**
+     * @param error a parse error.
+     * @return how many chains failed to parse for it.
+     */
+    public long parseErrors(final VsockParseError error)
+    {
+        return parseErrors[error.ordinal()];
+    }
+}

@@ -1,0 +1,32 @@
+package org.virtio4j.devices.vsock;
+
+import org.virtio4j.memory.GuestMemory;
+
+/**
+ * What a vsock device does with packets: the layer above the packet parser (a connection table, a bridge, a
+ * test). Called on the device's thread.
+ */
+public interface VsockPacketHandler
+{
+    /**
+     * The guest sent a packet. Its header is a copy; its data is still in guest memory and must be consumed now.
+     *
+     * @param memory the guest's memory.
+     * @param packet the packet (valid only during the call).
+     */
+    void onTransmit(GuestMemory memory, VsockPacket packet);
+
+    /** @return true if a packet for the guest is waiting. */
+    boolean hasPacketForGuest();
+
+    /**
+     * Fills a guest receive buffer: set the header copy with {@link VsockPacket#header} and write at most
+     * {@link VsockPacket#dataLen()} bytes of data at {@link VsockPacket#dataAddr()}. The device then writes the
+     * header to guest memory.
+     *
+     * @param memory the guest's memory.
+     * @param packet the receive buffer (header zeroed).
+     * @return the data bytes written (the header's len), or -1 if no packet was waiting after all.
+     */
+    long fillPacketForGuest(GuestMemory memory, VsockPacket packet);
+}
