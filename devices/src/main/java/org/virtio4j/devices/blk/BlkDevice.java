@@ -197,6 +197,23 @@ public final class BlkDevice implements VirtioDevice
         return completed;
     }
 
+    @Override
+    public int processQueue(final int queueIndex) throws DeviceException
+    {
+        if (queues == null || queueIndex < 0 || queueIndex >= queues.length)
+        {
+            return 0;
+        }
+        try
+        {
+            return processAvailable(queues[queueIndex]);
+        }
+        catch (final QueueException e)
+        {
+            throw new DeviceException("blk queue " + queueIndex + ": " + e.getMessage(), e);
+        }
+    }
+
     /**
      * Processes every chain available now on one queue, without the notification handshake (the engine decides
      * notifications once per batch).

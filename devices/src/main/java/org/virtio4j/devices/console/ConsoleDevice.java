@@ -226,37 +226,50 @@ public final class ConsoleDevice implements VirtioDevice
     @Override
     public int queueNotify(final int queueIndex) throws DeviceException
     {
-        if (queues == null || queueIndex < 0 || queueIndex > 1 || !queues[queueIndex].ready())
-        {
-            return 0;
-        }
-        final SplitQueue queue = queues[queueIndex];
-        final boolean receive = queueIndex == VirtioConsole.RECEIVEQ;
-        int completed = 0;
+        final int completed = processQueue(queueIndex);
         try
         {
-            if (receive && inputCount == 0)
-            {
-                return 0;
-            }
-            final AvailIter iter = queue.iter(memory);
-            while ((!receive || inputCount > 0) && iter.next(chain))
-            {
-                queue.addUsed(memory, chain.headIndex(), receive ? receive(chain) : transmit(chain));
-                completed++;
-            }
-            if (completed > 0 && queue.needsNotification(memory))
+            if (completed > 0 && queues[queueIndex].needsNotification(memory))
             {
                 interrupt.signalUsedBuffers(queueIndex);
             }
         }
         catch (final QueueException e)
         {
-            if (e.error() == QueueError.NOT_READY)
-            {
-                return completed;
-            }
             throw new DeviceException("console queue " + queueIndex + ": " + e.getMessage(), e);
+        }
+        return completed;
+    }
+
+    @Override
+    public int processQueue(final int queueIndex) throws DeviceException
+    {
+        if (queues == null || queueIndex < 0 || queueIndex > 1 || !queues[queueIndex].ready())
+        {
+            return 0;
+        }
+        final SplitQueue queue = queues[queueIndex];
+        final boolean receive = queueIndex == VirtioConsole.RECEIVEQ;
+        if (receive && inputCount == 0)
+        {
+            return 0;
+        }
+        int completed = 0;
+        try
+        {
+            final AvailIter iter = queue.iter(memory);
+            while ((!receive || inputCount > 0) && iter.next(chain))
+            {
+                queue.addUsed(memory, chain.headIndex(), receive ? receive(chain) : transmit(chain));
+                completed++;
+            }
+        }
+        catch (final QueueException e)
+        {
+            if (e.error() != QueueError.NOT_READY)
+            {
+                throw new DeviceException("console queue " + queueIndex + ": " + e.getMessage(), e);
+            }
         }
         return completed;
     }

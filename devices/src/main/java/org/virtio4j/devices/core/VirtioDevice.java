@@ -61,6 +61,16 @@ public interface VirtioDevice
      */
     int queueNotify(int queue) throws DeviceException;
 
+    /**
+     * Processes what is available on a queue now, without any notification handshake: the engine suppresses
+     * notifications itself and decides once per batch whether to signal the driver.
+     *
+     * @param queue the queue index.
+     * @return the number of chains completed.
+     * @throws DeviceException if the device hit an error that needs a reset.
+     */
+    int processQueue(int queue) throws DeviceException;
+
     /** Back to the state before activation: forget queues, memory and in-flight state. */
     void reset();
 }

@@ -119,6 +119,17 @@ public final class VsockDevice implements VirtioDevice
     @Override
     public int queueNotify(final int queueIndex) throws DeviceException
     {
+        return process(queueIndex, true);
+    }
+
+    @Override
+    public int processQueue(final int queueIndex) throws DeviceException
+    {
+        return process(queueIndex, false);
+    }
+
+    private int process(final int queueIndex, final boolean signal) throws DeviceException
+    {
         if (queues == null)
         {
             return 0;
@@ -127,8 +138,8 @@ public final class VsockDevice implements VirtioDevice
         {
             return switch (queueIndex)
             {
-                case VirtioVsock.TXQ -> transmit() + receive();
-                case VirtioVsock.RXQ -> receive();
+                case VirtioVsock.TXQ -> transmit(signal) + receive(signal);
+                case VirtioVsock.RXQ -> receive(signal);
                 default -> 0;
             };
         }
@@ -149,7 +160,7 @@ public final class VsockDevice implements VirtioDevice
         return queueNotify(VirtioVsock.RXQ);
     }
 
-    private int transmit()
+    private int transmit(final boolean signal)
     {
         final SplitQueue queue = queues[VirtioVsock.TXQ];
         final AvailIter iter = iter(queue);
@@ -173,11 +184,14 @@ public final class VsockDevice implements VirtioDevice
             queue.addUsed(memory, chain.headIndex(), 0);
             completed++;
         }
-        signal(queue, VirtioVsock.TXQ, completed);
+        if (signal)
+        {
+            signal(queue, VirtioVsock.TXQ, completed);
+        }
         return completed;
     }
 
-    private int receive()
+    private int receive(final boolean signal)
     {
         final SplitQueue queue = queues[VirtioVsock.RXQ];
         if (!handler.hasPacketForGuest())
@@ -211,7 +225,10 @@ public final class VsockDevice implements VirtioDevice
             queue.addUsed(memory, chain.headIndex(), used);
             completed++;
         }
-        signal(queue, VirtioVsock.RXQ, completed);
+        if (signal)
+        {
+            signal(queue, VirtioVsock.RXQ, completed);
+        }
         return completed;
     }
 

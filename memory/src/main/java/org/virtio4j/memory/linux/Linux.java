@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
+import java.util.BitSet;
 import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -46,13 +47,21 @@ public final class Linux
     public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
     /** {@code FALLOC_FL_ZERO_RANGE}: zero the range, allocated. */
     public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    /** {@code EFD_NONBLOCK}: reads of a zero counter fail with EAGAIN instead of blocking. */
+    public static final int EFD_NONBLOCK = 0x800;
+    /** {@code EFD_CLOEXEC}. */
+    public static final int EFD_CLOEXEC = 0x80000;
+    /** {@code POLLIN}: data to read. */
+    public static final short POLLIN = 0x1;
+    private static final int CPU_SET_BYTES = 128;
     /** {@code MFD_CLOEXEC}. */
     public static final int MFD_CLOEXEC = 0x1;
     /** {@code MFD_ALLOW_SEALING}. */
     public static final int MFD_ALLOW_SEALING = 0x2;
 
     private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
+    /** The layout of the scratch memory errno is captured into. */
+    static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
     private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
@@ -64,6 +73,17 @@ public final class Linux
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SCHED_SETAFFINITY = downcall(
+        "sched_setaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    private static final MethodHandle SCHED_GETAFFINITY = downcall(
+        "sched_getaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
+    /** {@code read(2)}, for hot paths that preallocate their buffers and call state. */
+    static final MethodHandle READ = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** {@code write(2)}, for hot paths that preallocate their buffers and call state. */
+    static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** {@code poll(2)}. */
+    static final MethodHandle POLL = downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FALLOCATE = downcall(
         "fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
 
@@ -220,6 +240,67 @@ public final class Linux
     {
         call("fallocate", (state, arena) -> (int)FALLOCATE.invokeExact(state, fd, mode, offset, length),
             () -> "fd=" + fd + " mode=0x" + Integer.toHexString(mode) + " offset=" + offset + " length=" + length);
+    }
+
+    /**
+     * @param callState scratch memory a call captured errno into.
+     * @return the errno it holds.
+     */
+    static int errno(final MemorySegment callState)
+    {
+        return (int)ERRNO.get(callState, 0L);
+    }
+
+    /**
+     * {@code eventfd(2)}.
+     *
+     * @param initialValue the counter's start value.
+     * @param flags        {@link #EFD_NONBLOCK} | {@link #EFD_CLOEXEC}.
+     * @return the new file descriptor.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static int eventfd(final int initialValue, final int flags) throws ErrnoException
+    {
+        return (int)call("eventfd", (state, arena) -> (int)EVENTFD.invokeExact(state, initialValue, flags), () -> "flags=0x" + Integer.toHexString(flags));
+    }
+
+    /**
+     * {@code sched_setaffinity(2)} for the calling thread.
+     *
+     * @param cpus the CPUs the thread may run on.
+     * @throws ErrnoException if the kernel refuses (EINVAL when none of them is usable).
+     */
+    public static void setAffinity(final BitSet cpus) throws ErrnoException
+    {
+        call("sched_setaffinity", (state, arena) ->
+        {
+            final MemorySegment mask = arena.allocate(CPU_SET_BYTES);
+            final long[] words = cpus.toLongArray();
+            for (int i = 0; i < words.length && i < CPU_SET_BYTES / Long.BYTES; i++)
+            {
+                mask.setAtIndex(JAVA_LONG, i, words[i]);
+            }
+            return (int)SCHED_SETAFFINITY.invokeExact(state, 0, (long)CPU_SET_BYTES, mask);
+        }, () -> "cpus=" + cpus);
+    }
+
+    /**
+     * {@code sched_getaffinity(2)} for the calling thread: the CPUs the kernel actually lets it run on.
+     *
+     * @return the set of CPUs.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static BitSet getAffinity() throws ErrnoException
+    {
+        final long[][] result = new long[1][];
+        call("sched_getaffinity", (state, arena) ->
+        {
+            final MemorySegment mask = arena.allocate(CPU_SET_BYTES);
+            final int rc = (int)SCHED_GETAFFINITY.invokeExact(state, 0, (long)CPU_SET_BYTES, mask);
+            result[0] = mask.toArray(JAVA_LONG);
+            return rc;
+        }, () -> "");
+        return BitSet.valueOf(result[0]);
     }
 
     /** @return the size of a page, for aligning mappings. */

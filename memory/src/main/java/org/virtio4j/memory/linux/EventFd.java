@@ -1,0 +1,132 @@
+package org.virtio4j.memory.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A Linux eventfd: the kick (guest to device) and call (device to guest) signals of virtio, usable within one
+ * process and across processes (its fd can be sent over a Unix socket). Non-blocking: {@link #drain()} never
+ * waits; to wait, use {@link FdPoller}.
+ *
+ * <p>{@link #signal()} and {@link #drain()} allocate nothing. {@code signal} may be called from any thread;
+ * {@code drain} from one thread at a time.
+ */
+public final class EventFd implements AutoCloseable
+{
+    private static final long ONE = 1L;
+
+    private final int fd;
+    private final boolean ownsFd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment one = arena.allocate(JAVA_LONG);
+    private final MemorySegment readBuffer = arena.allocate(JAVA_LONG);
+    private final MemorySegment writeState = arena.allocate(Linux.CALL_STATE);
+    private final MemorySegment readState = arena.allocate(Linux.CALL_STATE);
+    private long signalFailures;
+
+    private EventFd(final int fd, final boolean ownsFd)
+    {
+        this.fd = fd;
+        this.ownsFd = ownsFd;
+        one.set(JAVA_LONG, 0, ONE);
+    }
+
+    /**
+     * @return a new non-blocking, close-on-exec eventfd with counter 0.
+     * @throws ErrnoException if the kernel refuses.
+     */
+    public static EventFd create() throws ErrnoException
+    {
+        return new EventFd(Linux.eventfd(0, Linux.EFD_NONBLOCK | Linux.EFD_CLOEXEC), true);
+    }
+
+    /**
+     * Wraps an eventfd received from elsewhere (a VMM). It should be non-blocking; a blocking one makes
+     * {@link #drain()} wait when the counter is 0.
+     *
+     * @param fd            the descriptor.
+     * @param takeOwnership whether {@link #close()} closes it.
+     * @return the wrapper.
+     */
+    public static EventFd wrap(final int fd, final boolean takeOwnership)
+    {
+        return new EventFd(fd, takeOwnership);
+    }
+
+    /** @return the file descriptor. */
+    public int fd()
+    {
+        return fd;
+    }
+
+    /**
+     * Adds 1 to the counter, waking whoever waits on the fd.
+     *
+     * @return false (and counted) if the write failed, e.g. the fd was closed by its peer.
+     */
+    public boolean signal()
+    {
+        final long written;
+        try
+        {
+            written = (long)Linux.WRITE.invokeExact(writeState, fd, one, (long)Long.BYTES);
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("eventfd write", t);
+        }
+        if (written != Long.BYTES)
+        {
+            // EAGAIN means the counter is saturated: the reader will wake anyway.
+            if (Linux.errno(writeState) != Errno.EAGAIN)
+            {
+                signalFailures++;
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads and resets the counter.
+     *
+     * @return the signals since the last drain, or 0 if there were none.
+     */
+    public long drain()
+    {
+        final long read;
+        try
+        {
+            read = (long)Linux.READ.invokeExact(readState, fd, readBuffer, (long)Long.BYTES);
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("eventfd read", t);
+        }
+        return read == Long.BYTES ? readBuffer.get(JAVA_LONG, 0) : 0;
+    }
+
+    /** @return signals that failed for a reason other than a saturated counter. */
+    public long signalFailures()
+    {
+        return signalFailures;
+    }
+
+    @Override
+    public void close() throws ErrnoException
+    {
+        arena.close();
+        if (ownsFd)
+        {
+            Linux.close(fd);
+        }
+    }
+
+    @Override
+    public String toString()
+    {
+        return "EventFd[" + fd + "]";
+    }
+}
