@@ -605,7 +605,7 @@ public final class GuestMemory
                 throw hole(address, length, done);
             }
             final long offset = cursor - bases[index];
-            final long chunk = Math.min(sizes[index] - offset, length - done);
+            final long chunk = unsignedMin(sizes[index] - offset, length - done);
             segments[index].asSlice(offset, chunk).fill(value);
             done += chunk;
         }
@@ -614,7 +614,7 @@ public final class GuestMemory
     private void copy(final long address, final MemorySegment other, final long otherOffset, final long length, final boolean toGuest)
     {
         long done = 0;
-        while (done < length)
+        while (Long.compareUnsigned(done, length) < 0)
         {
             final long cursor = address + done;
             final int index = regionIndexOf(cursor);
@@ -623,7 +623,7 @@ public final class GuestMemory
                 throw hole(address, length, done);
             }
             final long offset = cursor - bases[index];
-            final long chunk = Math.min(sizes[index] - offset, length - done);
+            final long chunk = unsignedMin(sizes[index] - offset, length - done);
             if (toGuest)
             {
                 MemorySegment.copy(other, otherOffset + done, segments[index], offset, chunk);
@@ -634,6 +634,12 @@ public final class GuestMemory
             }
             done += chunk;
         }
+    }
+
+    /** Region sizes and offsets are below 2^63; a remaining length may not be (an untrusted u64). */
+    private static long unsignedMin(final long a, final long b)
+    {
+        return Long.compareUnsigned(a, b) <= 0 ? a : b;
     }
 
     private static GuestMemoryException hole(final long address, final long length, final long done)
