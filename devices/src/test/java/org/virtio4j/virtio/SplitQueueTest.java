@@ -608,6 +608,23 @@ class SplitQueueTest
     }
 
     @Test
+    void shouldKeepCountOfAddedElementsWhenUsedEventCannotBeRead()
+    {
+        queue.setEventIdx(true);
+        queue.addUsed(memory, 0, 0);
+        queue.addUsed(memory, 1, 0);
+        final long availRing = queue.availRing();
+        assertTrue(queue.setAvailRingAddress(0xffff_fffe, null));
+        assertEquals(QueueError.GUEST_MEMORY, assertThrows(QueueException.class, () -> queue.needsNotification(memory)).error());
+
+        queue.trySetAvailRingAddress(availRing);
+        driver.setUsedEvent(0);
+
+        // 0 lies in [0, 2) only if the two elements are still counted.
+        assertTrue(queue.needsNotification(memory));
+    }
+
+    @Test
     void shouldToggleUsedFlagsWithoutEventIdx()
     {
         assertFalse(queue.eventIdxEnabled());
