@@ -1,0 +1,377 @@
+package org.virtio4j.engine;
+
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+import com.lmax.disruptor.EventPoller;
+import com.lmax.disruptor.InsufficientCapacityException;
+import com.lmax.disruptor.RingBuffer;
+import com.lmax.disruptor.YieldingWaitStrategy;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.status.AtomicCounter;
+import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.memory.linux.FdPoller;
+import org.virtio4j.virtio.QueueException;
+import org.virtio4j.virtio.QueueState;
+
+/**
+ * A device actor: the single writer of its devices' used rings and state. It takes "queue Q has entries up to
+ * index N" events from its Disruptor ring in batches, processes the queue's chains in guest memory, and at the
+ * end of each batch decides once per queue, with the event-idx rules, whether to signal the driver. Control
+ * commands (start, stop, pause, reset, snapshot) arrive on a separate queue and run between batches.
+ *
+ * <p>In run-to-completion mode there is no ring: the poller on the same thread calls {@link #onWork} and
+ * {@link #endOfBatch} directly.
+ */
+final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEvent>
+{
+    private static final int COMMAND_LIMIT = 16;
+    private static final int DRAIN_LIMIT = 1 << 20;
+
+    private final String name;
+    private final int batchLimit;
+    private final RingBuffer<QueueEvent> ring;
+    private final EventPoller<QueueEvent> ringPoller;
+    private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(1024);
+    private final AtomicCounter batches;
+    ThreadWaker waker;
+    private QueueBinding[] touched = new QueueBinding[16];
+    private int touchedCount;
+    private int eventsThisBatch;
+
+    DeviceActor(final String name, final int ringSize, final int batchLimit, final boolean withRing, final EngineCounters counters)
+    {
+        this.name = name;
+        this.batchLimit = batchLimit;
+        if (withRing)
+        {
+            ring = RingBuffer.createMultiProducer(QueueEvent::new, ringSize, new YieldingWaitStrategy());
+            ringPoller = ring.newPoller();
+            ring.addGatingSequences(ringPoller.getSequence());
+        }
+        else
+        {
+            ring = null;
+            ringPoller = null;
+        }
+        batches = counters.newCounter(CounterType.BATCHES, name + " ");
+    }
+
+    @Override
+    public String roleName()
+    {
+        return name;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Data path
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /**
+     * Publishes an event into this actor's ring (called by pollers on their threads).
+     *
+     * @return false if the ring was full (the caller retries on its next duty cycle).
+     */
+    boolean publish(final int type, final QueueBinding binding, final int availIdx)
+    {
+        final long sequence;
+        try
+        {
+            sequence = ring.tryNext();
+        }
+        catch (final InsufficientCapacityException e)
+        {
+            binding.ringFull.incrementRelease();
+            return false;
+        }
+        ring.get(sequence).set(type, binding, availIdx);
+        ring.publish(sequence);
+        return true;
+    }
+
+    @Override
+    public int doWork() throws Exception
+    {
+        int work = runCommands();
+        if (ringPoller != null)
+        {
+            eventsThisBatch = 0;
+            ringPoller.poll(this);
+            if (eventsThisBatch > 0)
+            {
+                batches.incrementRelease();
+                work += eventsThisBatch;
+                endOfBatch();
+            }
+        }
+        return work;
+    }
+
+    @Override
+    public boolean onEvent(final QueueEvent event, final long sequence, final boolean endOfBatch)
+    {
+        final QueueBinding binding = event.binding;
+        event.binding = null;
+        if (event.type == QueueEvent.ARM)
+        {
+            onArm(binding);
+        }
+        else
+        {
+            onWork(binding);
+        }
+        return ++eventsThisBatch < batchLimit;
+    }
+
+    /** Processes what is available on a queue. */
+    void onWork(final QueueBinding binding)
+    {
+        if (!binding.active)
+        {
+            return;
+        }
+        if (binding.armed)
+        {
+            // The queue was sleeping on its kick eventfd: suppress kicks again while we poll.
+            binding.armed = false;
+            disableNotification(binding);
+        }
+        process(binding);
+    }
+
+    /** Re-enables guest notifications on an idle queue; processes at once if work slipped in. */
+    void onArm(final QueueBinding binding)
+    {
+        if (!binding.active)
+        {
+            return;
+        }
+        boolean more;
+        try
+        {
+            more = binding.queue.enableNotification(binding.memory);
+        }
+        catch (final QueueException e)
+        {
+            more = false;
+        }
+        binding.armed = true;
+        if (more)
+        {
+            process(binding);
+        }
+    }
+
+    private void process(final QueueBinding binding)
+    {
+        final int completed;
+        try
+        {
+            completed = binding.device.device().processQueue(binding.queueIndex);
+        }
+        catch (final DeviceException | RuntimeException e)
+        {
+            failDevice(binding.device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+            return;
+        }
+        binding.batchEvents.incrementPlain();
+        if (completed > 0)
+        {
+            binding.chains.getAndAddRelease(completed);
+            binding.completedSinceSignal += completed;
+        }
+        if (!binding.touched)
+        {
+            binding.touched = true;
+            touched[touchedCount++] = binding;
+        }
+    }
+
+    /** At the end of a batch: one notification decision per touched queue, and the device statistics. */
+    void endOfBatch()
+    {
+        for (int i = 0; i < touchedCount; i++)
+        {
+            final QueueBinding binding = touched[i];
+            touched[i] = null;
+            binding.touched = false;
+            binding.batches.incrementRelease();
+            binding.decideNotification();
+            final DeviceStatsPublisher stats = binding.device.stats;
+            if (stats != null)
+            {
+                stats.publish();
+            }
+        }
+        touchedCount = 0;
+    }
+
+    private static void disableNotification(final QueueBinding binding)
+    {
+        try
+        {
+            binding.queue.disableNotification(binding.memory);
+        }
+        catch (final QueueException e)
+        {
+            // The ring is unreadable: the next processing reports it as a device error.
+        }
+    }
+
+    private void failDevice(final DeviceHandle device, final DeviceException e)
+    {
+        device.state = DeviceHandle.FAILED;
+        for (final QueueBinding binding : device.bindings)
+        {
+            binding.active = false;
+        }
+        device.fail(e);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Control plane
+    // ---------------------------------------------------------------------------------------------------------------
+
+    <T> CompletableFuture<T> command(final Consumer<CompletableFuture<T>> body)
+    {
+        final CompletableFuture<T> future = new CompletableFuture<>();
+        final Runnable command = () ->
+        {
+            try
+            {
+                body.accept(future);
+            }
+            catch (final RuntimeException e)
+            {
+                future.completeExceptionally(e);
+            }
+        };
+        if (!commands.offer(command))
+        {
+            future.completeExceptionally(new IllegalStateException("actor " + name + " command queue full"));
+            return future;
+        }
+        if (waker != null)
+        {
+            waker.wake();
+        }
+        return future;
+    }
+
+    private int runCommands()
+    {
+        int done = 0;
+        Runnable command;
+        while (done < COMMAND_LIMIT && (command = commands.poll()) != null)
+        {
+            command.run();
+            done++;
+        }
+        return done;
+    }
+
+    void attach(final DeviceHandle device)
+    {
+        final int needed = touched.length + device.bindings.length;
+        touched = Arrays.copyOf(touched, needed);
+    }
+
+    void start(final DeviceHandle device, final CompletableFuture<Void> done)
+    {
+        if (device.state == DeviceHandle.FAILED)
+        {
+            done.completeExceptionally(new IllegalStateException(device.name() + " failed: reset it first"));
+            return;
+        }
+        for (final QueueBinding binding : device.bindings)
+        {
+            binding.armed = false;
+            disableNotification(binding);
+            binding.active = true;
+        }
+        device.state = DeviceHandle.RUNNING;
+        done.complete(null);
+    }
+
+    void stop(final DeviceHandle device, final CompletableFuture<Void> done)
+    {
+        if (device.state == DeviceHandle.RUNNING || device.state == DeviceHandle.PAUSED)
+        {
+            for (final QueueBinding binding : device.bindings)
+            {
+                for (int i = 0; i < DRAIN_LIMIT && device.state != DeviceHandle.FAILED; i++)
+                {
+                    final long before = binding.chains.get();
+                    process(binding);
+                    if (binding.chains.get() == before)
+                    {
+                        break;
+                    }
+                }
+            }
+            endOfBatch();
+        }
+        for (final QueueBinding binding : device.bindings)
+        {
+            binding.active = false;
+        }
+        if (device.state != DeviceHandle.FAILED)
+        {
+            device.state = DeviceHandle.STOPPED;
+        }
+        done.complete(null);
+    }
+
+    void pause(final DeviceHandle device, final CompletableFuture<Void> done)
+    {
+        for (final QueueBinding binding : device.bindings)
+        {
+            binding.active = false;
+        }
+        if (device.state == DeviceHandle.RUNNING)
+        {
+            device.state = DeviceHandle.PAUSED;
+        }
+        done.complete(null);
+    }
+
+    void reset(final DeviceHandle device, final CompletableFuture<Void> done)
+    {
+        for (final QueueBinding binding : device.bindings)
+        {
+            binding.active = false;
+            binding.completedSinceSignal = 0;
+            binding.queue.reset();
+        }
+        device.device().reset();
+        device.state = DeviceHandle.CREATED;
+        done.complete(null);
+    }
+
+    void snapshot(final DeviceHandle device, final CompletableFuture<QueueState[]> done)
+    {
+        final QueueState[] states = new QueueState[device.bindings.length];
+        for (int i = 0; i < states.length; i++)
+        {
+            states[i] = device.bindings[i].queue.state();
+        }
+        done.complete(states);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Sleeping
+    // ---------------------------------------------------------------------------------------------------------------
+
+    @Override
+    public boolean canSleep()
+    {
+        return commands.isEmpty() && (ring == null || ring.getCursor() == ringPoller.getSequence().get());
+    }
+
+    @Override
+    public void addWakeFds(final FdPoller poller)
+    {
+    }
+}

@@ -1,0 +1,130 @@
+package org.virtio4j.engine;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+
+import org.agrona.concurrent.status.AtomicCounter;
+import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.virtio.QueueState;
+
+/**
+ * The control-plane face of a device on the engine: start, stop (draining every request in flight), pause and
+ * resume, reset, and snapshot, each sent as a command to the device's actor and completed there. Nothing here
+ * touches the device's state directly.
+ *
+ * <p>Thread-safe: any thread may send commands.
+ */
+public final class DeviceHandle
+{
+    static final int CREATED = 0;
+    static final int RUNNING = 1;
+    static final int PAUSED = 2;
+    static final int STOPPED = 3;
+    static final int FAILED = 4;
+
+    private final String name;
+    private final VirtioDevice device;
+    private final DeviceActor actor;
+    QueueBinding[] bindings = new QueueBinding[0];
+    final AtomicCounter deviceErrors;
+    final DeviceStatsPublisher stats;
+    private volatile Consumer<DeviceException> errorListener = e -> { };
+
+    /** Actor-owned. */
+    int state = CREATED;
+
+    DeviceHandle(final String name, final VirtioDevice device, final DeviceActor actor, final EngineCounters counters)
+    {
+        this.name = name;
+        this.device = device;
+        this.actor = actor;
+        this.deviceErrors = counters.newCounter(CounterType.DEVICE_ERRORS, name + " ");
+        this.stats = DeviceStatsPublisher.forDevice(device, name, counters);
+    }
+
+    /** @return the device's name (used in counter labels). */
+    public String name()
+    {
+        return name;
+    }
+
+    DeviceActor actor()
+    {
+        return actor;
+    }
+
+    /** @return the device. */
+    public VirtioDevice device()
+    {
+        return device;
+    }
+
+    /**
+     * @param listener told (on the actor's thread) when the device fails and stops; the transport should then
+     *                 set DEVICE_NEEDS_RESET.
+     */
+    public void onError(final Consumer<DeviceException> listener)
+    {
+        errorListener = listener;
+    }
+
+    void fail(final DeviceException e)
+    {
+        deviceErrors.incrementRelease();
+        errorListener.accept(e);
+    }
+
+    /** @return a future completed once the device's queues are polled and processed. */
+    public CompletableFuture<Void> start()
+    {
+        return actor.command(future -> actor.start(this, future));
+    }
+
+    /**
+     * Stops taking new work after completing every request already made available: the queues are drained,
+     * their used elements written and the driver signalled, then polling stops.
+     *
+     * @return a future completed when the device is stopped and drained.
+     */
+    public CompletableFuture<Void> stop()
+    {
+        return actor.command(future -> actor.stop(this, future));
+    }
+
+    /** @return a future completed when polling of the device's queues is paused (requests stay in the rings). */
+    public CompletableFuture<Void> pause()
+    {
+        return actor.command(future -> actor.pause(this, future));
+    }
+
+    /** @return a future completed when polling resumes. */
+    public CompletableFuture<Void> resume()
+    {
+        return actor.command(future -> actor.start(this, future));
+    }
+
+    /** @return a future completed when the device and its queues are reset (requests made available are dropped unanswered, as virtio reset does). */
+    public CompletableFuture<Void> reset()
+    {
+        return actor.command(future -> actor.reset(this, future));
+    }
+
+    /** @return a future with each queue's state, taken on the actor's thread between batches. */
+    public CompletableFuture<QueueState[]> snapshot()
+    {
+        return actor.command(future -> actor.snapshot(this, future));
+    }
+
+    /** @return the chains completed on a queue so far. */
+    long chainsCompleted(final int queue)
+    {
+        return bindings[queue].chains.get();
+    }
+
+    @Override
+    public String toString()
+    {
+        return "DeviceHandle[" + name + "]";
+    }
+}
