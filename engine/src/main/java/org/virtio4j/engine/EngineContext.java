@@ -103,6 +103,12 @@ public final class EngineContext
         return this;
     }
 
+    /** @return true once {@link #conclude()} has run. */
+    public boolean isConcluded()
+    {
+        return concluded;
+    }
+
     private static void require(final boolean ok, final String name, final Object value)
     {
         if (!ok)
