@@ -12,7 +12,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * Waits for any of a set of file descriptors to become readable, with {@code poll(2)}. The set is rebuilt with
  * {@link #clear()} and {@link #add(int)}; waiting allocates nothing.
  *
- * <p>Not thread-safe: one waiting thread owns it.
+ * <p>Not thread-safe: one thread at a time uses it (it may be built on another).
  */
 public final class FdPoller implements AutoCloseable
 {
@@ -22,7 +22,7 @@ public final class FdPoller implements AutoCloseable
     private static final long EVENTS = 4;
     private static final long REVENTS = 6;
 
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared();
     private final MemorySegment fds;
     private final MemorySegment callState = arena.allocate(Linux.CALL_STATE);
     private final int capacity;
