@@ -305,6 +305,18 @@ public final class DriverQueue
      */
     public boolean pollUsed()
     {
+        return pollUsed(true);
+    }
+
+    /**
+     * Takes the next used element, if any.
+     *
+     * @param free true to return the chain's descriptors to the free list; false to keep the chain built, to make
+     *             the same head available again (drivers that recycle fixed request slots).
+     * @return true if there was one.
+     */
+    public boolean pollUsed(final boolean free)
+    {
         if (usedIdx() == lastUsedIdx)
         {
             return false;
@@ -313,8 +325,17 @@ public final class DriverQueue
         lastUsedId = memory.getU32(element);
         lastUsedLen = memory.getU32(element + UsedRingLayout.ELEMENT_LEN_OFFSET);
         lastUsedIdx = RingIndex.next(lastUsedIdx);
-        free(lastUsedId);
+        if (free)
+        {
+            free(lastUsedId);
+        }
         return true;
+    }
+
+    /** @return the used index up to which {@link #pollUsed()} has taken elements. */
+    public int lastSeenUsedIdx()
+    {
+        return lastUsedIdx;
     }
 
     /** @return the head index of the element {@link #pollUsed()} took. */

@@ -1,0 +1,30 @@
+package org.virtio4j.tuning;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code virtio4j} command line.
+ */
+@Command(name = "virtio4j", mixinStandardHelpOptions = true, version = "virtio4j 0.1.0",
+    description = "virtio device back-ends on a low-latency actor engine.",
+    subcommands = {DemoCommand.class, StatCommand.class})
+public final class Virtio4j implements Runnable
+{
+    @CommandLine.Spec
+    private CommandLine.Model.CommandSpec spec;
+
+    /**
+     * @param args the command line.
+     */
+    public static void main(final String[] args)
+    {
+        System.exit(new CommandLine(new Virtio4j()).execute(args));
+    }
+
+    @Override
+    public void run()
+    {
+        spec.commandLine().usage(System.out);
+    }
+}
