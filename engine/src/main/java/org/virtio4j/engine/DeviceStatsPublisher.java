@@ -46,11 +46,11 @@ final class DeviceStatsPublisher
 
     void publish()
     {
-        bytesRead.setRelease(blk.executor().bytesRead());
-        bytesWritten.setRelease(blk.executor().bytesWritten());
+        bytesRead.setRelease(blk.bytesRead());
+        bytesWritten.setRelease(blk.bytesWritten());
         for (int i = 0; i < EXECUTE_ERRORS.length; i++)
         {
-            executeErrors[i].setRelease(blk.executor().errors(EXECUTE_ERRORS[i]));
+            executeErrors[i].setRelease(blk.errors(EXECUTE_ERRORS[i]));
         }
         for (int i = 0; i < PARSE_ERRORS.length; i++)
         {

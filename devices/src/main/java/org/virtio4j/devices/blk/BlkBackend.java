@@ -13,6 +13,12 @@ import org.virtio4j.memory.GuestMemory;
  */
 public interface BlkBackend extends AutoCloseable
 {
+    /** @return true if calls may block on I/O (the engine then runs them off the actor's thread). */
+    default boolean blocks()
+    {
+        return false;
+    }
+
     /** @return the size in bytes (a multiple of 512; any remainder is not exposed). */
     long capacity();
 

@@ -5,7 +5,9 @@ import java.util.Arrays;
 
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
-import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.devices.core.OffloadingDevice;
+import org.virtio4j.devices.core.RequestOffload;
+import org.virtio4j.devices.core.SpscRing;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.DescriptorChain;
@@ -31,7 +33,7 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
  *
  * <p>Not thread-safe: one actor drives a device (queues may be split across actors by the engine).
  */
-public final class BlkDevice implements VirtioDevice
+public final class BlkDevice implements OffloadingDevice
 {
     private final BlkBackend backend;
     private final BlkOptions options;
@@ -46,6 +48,17 @@ public final class BlkDevice implements VirtioDevice
     private Interrupt interrupt;
     private long requests;
 
+    // Offload of blocking backends: request slots owned by the actor while free, by the offload thread while running.
+    private RequestOffload offload;
+    private Runnable completionSignal;
+    private BlkExecutor offloadExecutor;
+    private InFlight[] slots;
+    private int[] freeSlots;
+    private int freeCount;
+    private SpscRing<InFlight> completions;
+    private boolean[] backlogged;
+    private int inFlight;
+
     /**
      * @param backend where the bytes are; the device does not close it.
      * @param options what the device advertises.
@@ -56,6 +69,103 @@ public final class BlkDevice implements VirtioDevice
         this.options = options;
         this.executor = new BlkExecutor(backend, options);
         writeConfig();
+    }
+
+    /**
+     * A request executed on the offload thread. Preallocated: offloading allocates nothing per request.
+     */
+    private final class InFlight implements Runnable
+    {
+        final BlkRequest request = new BlkRequest();
+        final int index;
+        int queue;
+        int head;
+        int usedLength;
+
+        InFlight(final int index)
+        {
+            this.index = index;
+        }
+
+        @Override
+        public void run()
+        {
+            usedLength = offloadExecutor.execute(memory, request);
+            // Capacity equals the number of slots: the offer cannot fail.
+            completions.offer(this);
+            completionSignal.run();
+        }
+    }
+
+    @Override
+    public boolean needsOffload()
+    {
+        return backend.blocks();
+    }
+
+    @Override
+    public void offload(final RequestOffload offload, final Runnable completionSignal)
+    {
+        final int capacity = Integer.highestOneBit(options.numQueues() * options.queueSize() * 2 - 1);
+        this.offloadExecutor = new BlkExecutor(backend, options);
+        this.slots = new InFlight[capacity];
+        this.freeSlots = new int[capacity];
+        for (int i = 0; i < capacity; i++)
+        {
+            slots[i] = new InFlight(i);
+            freeSlots[i] = i;
+        }
+        this.freeCount = capacity;
+        this.completions = new SpscRing<>(capacity);
+        this.backlogged = new boolean[options.numQueues()];
+        this.completionSignal = completionSignal;
+        this.offload = offload;
+    }
+
+    @Override
+    public int drainCompletions(final int[] completedPerQueue) throws DeviceException
+    {
+        if (completions == null)
+        {
+            return 0;
+        }
+        int drained = 0;
+        InFlight done;
+        try
+        {
+            while ((done = completions.poll()) != null)
+            {
+                inFlight--;
+                freeSlots[freeCount++] = done.index;
+                if (queues != null)
+                {
+                    queues[done.queue].addUsed(memory, done.head, done.usedLength);
+                    completedPerQueue[done.queue]++;
+                    drained++;
+                }
+            }
+            for (int q = 0; q < backlogged.length; q++)
+            {
+                if (backlogged[q] && queues != null)
+                {
+                    backlogged[q] = false;
+                    final int completed = processAvailable(queues[q]);
+                    completedPerQueue[q] += completed;
+                    drained += completed;
+                }
+            }
+        }
+        catch (final QueueException e)
+        {
+            throw new DeviceException("blk completion: " + e.getMessage(), e);
+        }
+        return drained;
+    }
+
+    @Override
+    public int inFlight()
+    {
+        return inFlight;
     }
 
     private void writeConfig()
@@ -161,6 +271,10 @@ public final class BlkDevice implements VirtioDevice
         this.queues = queues;
         this.interrupt = interrupt;
         executor.setFeatures(negotiatedFeatures);
+        if (offloadExecutor != null)
+        {
+            offloadExecutor.setFeatures(negotiatedFeatures);
+        }
     }
 
     @Override
@@ -238,13 +352,60 @@ public final class BlkDevice implements VirtioDevice
             }
             throw e;
         }
+        final boolean offloading = offload != null;
         int completed = 0;
         while (iter.next(chain))
         {
-            queue.addUsed(memory, chain.headIndex(), process(memory, chain));
+            if (offloading)
+            {
+                final int queueIndex = indexOf(queue);
+                if (freeCount == 0)
+                {
+                    // Every slot is busy: leave the chain in the ring until completions free one.
+                    iter.goToPreviousPosition();
+                    backlogged[queueIndex] = true;
+                    break;
+                }
+                final InFlight slot = slots[freeSlots[--freeCount]];
+                requests++;
+                final BlkParseError error = parser.parse(chain, slot.request);
+                if (error == null)
+                {
+                    slot.queue = queueIndex;
+                    slot.head = chain.headIndex();
+                    if (offload.submit(slot))
+                    {
+                        inFlight++;
+                        continue;
+                    }
+                    freeCount++;
+                    iter.goToPreviousPosition();
+                    backlogged[queueIndex] = true;
+                    break;
+                }
+                freeCount++;
+                parseErrors[error.ordinal()]++;
+                queue.addUsed(memory, chain.headIndex(), failUnparsed(memory, chain));
+            }
+            else
+            {
+                queue.addUsed(memory, chain.headIndex(), process(memory, chain));
+            }
             completed++;
         }
         return completed;
+    }
+
+    private int indexOf(final SplitQueue queue)
+    {
+        for (int i = 0; i < queues.length; i++)
+        {
+            if (queues[i] == queue)
+            {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException("not a queue of this device");
     }
 
     /**
@@ -293,10 +454,31 @@ public final class BlkDevice implements VirtioDevice
         interrupt = null;
     }
 
-    /** @return the executor (for its counters). */
+    /** @return the executor used on the owner's thread. */
     public BlkExecutor executor()
     {
         return executor;
+    }
+
+    /** @return bytes read from the backend into the guest, on any thread. */
+    public long bytesRead()
+    {
+        return executor.bytesRead() + (offloadExecutor == null ? 0 : offloadExecutor.bytesRead());
+    }
+
+    /** @return bytes written from the guest to the backend, on any thread. */
+    public long bytesWritten()
+    {
+        return executor.bytesWritten() + (offloadExecutor == null ? 0 : offloadExecutor.bytesWritten());
+    }
+
+    /**
+     * @param error a failure reason.
+     * @return requests that failed for it, on any thread.
+     */
+    public long errors(final BlkError error)
+    {
+        return executor.errors(error) + (offloadExecutor == null ? 0 : offloadExecutor.errors(error));
     }
 
     /** @return requests seen. */

@@ -49,6 +49,12 @@ public final class FileBackend implements BlkBackend
     }
 
     @Override
+    public boolean blocks()
+    {
+        return true;
+    }
+
+    @Override
     public long capacity()
     {
         return capacity;

@@ -1,0 +1,32 @@
+package org.virtio4j.devices.core;
+
+/**
+ * A device whose requests may block and therefore run on an offload thread. The request's completion still comes
+ * back to the device's owner (its actor), which alone writes the used ring: the offload thread only executes the
+ * request in guest memory and queues the completion; {@link #drainCompletions} adds the used elements.
+ */
+public interface OffloadingDevice extends VirtioDevice
+{
+    /** @return true if this device's requests should be offloaded (its backend blocks). */
+    boolean needsOffload();
+
+    /**
+     * Starts offloading.
+     *
+     * @param offload          where blocking work goes.
+     * @param completionSignal called on the offload thread after a completion is queued (wakes the owner).
+     */
+    void offload(RequestOffload offload, Runnable completionSignal);
+
+    /**
+     * Adds the used elements of completed requests (owner thread only).
+     *
+     * @param completedPerQueue incremented by the number completed on each queue.
+     * @return the total completed.
+     * @throws DeviceException if a used element cannot be written.
+     */
+    int drainCompletions(int[] completedPerQueue) throws DeviceException;
+
+    /** @return requests handed to the offload and not yet drained. */
+    int inFlight();
+}
