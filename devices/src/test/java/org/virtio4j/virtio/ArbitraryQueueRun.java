@@ -22,7 +22,7 @@ import static org.virtio4j.virtio.QueueScenarios.RAW;
  *   <li>only {@link QueueException} is raised (popDescriptorChain, chain walks and the parsers raise nothing);</li>
  *   <li>every loop ends within its bound: a pop or iter loop takes at most {@code size} chains, a chain yields at
  *       most {@code size + 65535} descriptors ({@link ChainChecks});</li>
- *   <li>next_avail, next_used, errors, notification answers and ring stores agree with a model kept here, read
+ *   <li>isValid, next_avail, next_used, errors, notification answers and ring stores agree with a model kept here, read
  *       through the test's own view of memory;</li>
  *   <li>every chain taken passes {@link ChainChecks};</li>
  *   <li>no guard byte around the regions changes.</li>
@@ -72,6 +72,12 @@ final class ArbitraryQueueRun implements AutoCloseable
     void run()
     {
         guarded.assertGuardsIntact("setting up " + guarded);
+        final boolean valid = ready && guarded.covered(descTable, 16L * size) && guarded.covered(availRing, AvailRingLayout.byteSize(size)) &&
+            guarded.covered(usedRing, UsedRingLayout.byteSize(size));
+        final boolean[] isValid = new boolean[1];
+        mustNotThrow("isValid", () -> isValid[0] = queue.isValid(memory));
+        assertEquals(valid, isValid[0], "isValid of a queue with ready=" + ready + " desc=" + GuestAddress.hex(descTable) +
+            " avail=" + GuestAddress.hex(availRing) + " used=" + GuestAddress.hex(usedRing) + " size=" + size + " in " + guarded);
         final QueueError startError = iterError();
         Statistics.label("available at start").collect(startError != null ? startError : exposed() == 0 ? "none" : "some");
         for (final Op op : scenario.ops())

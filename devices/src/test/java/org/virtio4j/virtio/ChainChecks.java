@@ -156,37 +156,74 @@ final class ChainChecks
         }
         final long total = total(buffers);
         assertEquals(total, reader.availableBytes(), "readable bytes");
-        final int n = (int)Math.min(total, data.nextInt(TRANSFER_CAP + 1));
+        final QueueError beyond = attempt("ChainReader.splitAt past the end", () -> reader.splitAt(total + 1));
+        assertEquals(QueueError.SPLIT_OUT_OF_BOUNDS, beyond, "ChainReader.splitAt(available + 1)");
+        final Split mode = Split.values()[data.nextInt(Split.values().length)];
+        final long position = mode == Split.AFTER_USE ? readAndCheck(reader, buffers, 0) : 0;
+        if (mode == Split.NONE)
+        {
+            readAndCheck(reader, buffers, position);
+            return;
+        }
+        final long remaining = reader.availableBytes();
+        final long split = data.nextLong(remaining + 1);
+        final ChainReader[] halves = new ChainReader[1];
+        assertEquals(null, attempt("ChainReader.splitAt", () -> halves[0] = reader.splitAt(split)), "ChainReader.splitAt(" + split + ") error");
+        assertEquals(split, reader.availableBytes(), "bytes kept by ChainReader.splitAt(" + split + ")");
+        assertEquals(remaining - split, halves[0].availableBytes(), "bytes split off by ChainReader.splitAt(" + split + ")");
+        readAndCheck(halves[0], buffers, position + split);
+        readAndCheck(reader, buffers, position);
+    }
+
+    /** How a reader or writer is used: whole, split before use, or split after using part of it. */
+    private enum Split
+    {
+        NONE,
+        BEFORE_USE,
+        AFTER_USE,
+    }
+
+    /**
+     * Reads some bytes and a u64 through {@code in}, whose next byte is stream position {@code from}, and checks them
+     * against guest memory.
+     *
+     * @return the stream position after what was read.
+     */
+    private long readAndCheck(final ChainReader in, final List<ReferenceChain.Descriptor> buffers, final long from)
+    {
+        final long available = in.availableBytes();
+        final long before = in.bytesRead();
+        final int n = (int)Math.min(available, data.nextInt(TRANSFER_CAP + 1));
         final byte[] got = new byte[n];
-        mustNotThrow("ChainReader.read", () -> assertEquals(n, reader.read(got, 0, n), "bytes read"));
-        final long[] addresses = ReferenceChain.streamAddresses(buffers, 0, n);
+        mustNotThrow("ChainReader.read", () -> assertEquals(n, in.read(got, 0, n), "bytes read"));
+        final long[] addresses = ReferenceChain.streamAddresses(buffers, from, n);
         for (int i = 0; i < n; i++)
         {
             if (Byte.toUnsignedInt(got[i]) != guarded.peekU8(addresses[i]))
             {
-                fail("ChainReader byte " + i + " should come from guest " + GuestAddress.hex(addresses[i]));
+                fail("ChainReader byte " + (from + i) + " should come from guest " + GuestAddress.hex(addresses[i]));
             }
         }
-        final long left = total - n;
+        final long left = available - n;
         final long[] scalar = new long[1];
-        final QueueError scalarError = attempt("readU64", () -> scalar[0] = reader.readU64());
+        final QueueError scalarError = attempt("readU64", () -> scalar[0] = in.readU64());
         if (left < 8)
         {
             assertEquals(QueueError.SHORT_BUFFER, scalarError, "readU64 with " + left + " bytes left");
-            assertEquals(left, reader.availableBytes(), "a failed readU64 consumes nothing");
+            assertEquals(left, in.availableBytes(), "a failed readU64 consumes nothing");
+            assertEquals(before + n, in.bytesRead(), "bytesRead");
+            return from + n;
         }
-        else
+        assertEquals(null, scalarError, "readU64 error");
+        final long[] at = ReferenceChain.streamAddresses(buffers, from + n, 8);
+        long expected = 0;
+        for (int i = 0; i < 8; i++)
         {
-            assertEquals(null, scalarError, "readU64 error");
-            final long[] at = ReferenceChain.streamAddresses(buffers, n, 8);
-            long expected = 0;
-            for (int i = 0; i < 8; i++)
-            {
-                expected |= (long)guarded.peekU8(at[i]) << (8 * i);
-            }
-            assertEquals(expected, scalar[0], "readU64 value");
-            assertEquals(n + 8L, reader.bytesRead(), "bytesRead");
+            expected |= (long)guarded.peekU8(at[i]) << (8 * i);
         }
+        assertEquals(expected, scalar[0], "readU64 value");
+        assertEquals(before + n + 8, in.bytesRead(), "bytesRead");
+        return from + n + 8;
     }
 
     private void write(final DescriptorChain chain)
@@ -204,30 +241,38 @@ final class ChainChecks
         }
         final long total = total(buffers);
         assertEquals(total, writer.availableBytes(), "writable bytes");
-        final QueueError beyond = attempt("splitAt past the end", () -> writer.splitAt(total + 1));
-        assertEquals(QueueError.SPLIT_OUT_OF_BOUNDS, beyond, "splitAt(available + 1)");
-        if (data.nextBoolean())
+        final QueueError beyond = attempt("ChainWriter.splitAt past the end", () -> writer.splitAt(total + 1));
+        assertEquals(QueueError.SPLIT_OUT_OF_BOUNDS, beyond, "ChainWriter.splitAt(available + 1)");
+        final Split mode = Split.values()[data.nextInt(Split.values().length)];
+        final long position = mode == Split.AFTER_USE ? writeAndModel(writer, buffers, 0, expected) : 0;
+        if (mode == Split.NONE)
         {
-            final long split = data.nextLong(total + 1);
-            final ChainWriter[] halves = new ChainWriter[1];
-            assertEquals(null, attempt("ChainWriter.splitAt", () -> halves[0] = writer.splitAt(split)), "splitAt(" + split + ") error");
-            final ChainWriter rest = halves[0];
-            assertEquals(split, writer.availableBytes(), "bytes kept by splitAt(" + split + ")");
-            assertEquals(total - split, rest.availableBytes(), "bytes split off by splitAt(" + split + ")");
-            writeAndModel(rest, buffers, split, expected);
-            writeAndModel(writer, buffers, 0, expected);
+            writeAndModel(writer, buffers, position, expected);
         }
         else
         {
-            writeAndModel(writer, buffers, 0, expected);
+            final long remaining = writer.availableBytes();
+            final long split = data.nextLong(remaining + 1);
+            final ChainWriter[] halves = new ChainWriter[1];
+            assertEquals(null, attempt("ChainWriter.splitAt", () -> halves[0] = writer.splitAt(split)), "ChainWriter.splitAt(" + split + ") error");
+            assertEquals(split, writer.availableBytes(), "bytes kept by ChainWriter.splitAt(" + split + ")");
+            assertEquals(remaining - split, halves[0].availableBytes(), "bytes split off by ChainWriter.splitAt(" + split + ")");
+            writeAndModel(halves[0], buffers, position + split, expected);
+            writeAndModel(writer, buffers, position, expected);
         }
         guarded.assertEquals(expected, "ChainWriter writes into " + buffers);
     }
 
-    /** Writes random bytes through {@code out} (whose stream starts at {@code from}) and applies them to {@code expected}. */
-    private void writeAndModel(final ChainWriter out, final List<ReferenceChain.Descriptor> buffers, final long from, final byte[] expected)
+    /**
+     * Writes random bytes and a u32 through {@code out}, whose next byte is stream position {@code from}, and applies
+     * them to {@code expected}.
+     *
+     * @return the stream position after what was written.
+     */
+    private long writeAndModel(final ChainWriter out, final List<ReferenceChain.Descriptor> buffers, final long from, final byte[] expected)
     {
         final long available = out.availableBytes();
+        final long before = out.bytesWritten();
         final int n = (int)Math.min(available, data.nextInt(TRANSFER_CAP + 1));
         final byte[] bytes = new byte[n];
         data.nextBytes(bytes);
@@ -242,8 +287,8 @@ final class ChainChecks
         if (available - n < 4)
         {
             assertEquals(QueueError.SHORT_BUFFER, error, "writeU32 with " + (available - n) + " bytes left");
-            assertEquals(n, out.bytesWritten(), "a failed writeU32 writes nothing");
-            return;
+            assertEquals(before + n, out.bytesWritten(), "a failed writeU32 writes nothing");
+            return from + n;
         }
         assertEquals(null, error, "writeU32 error");
         final long[] at = ReferenceChain.streamAddresses(buffers, from + n, 4);
@@ -251,6 +296,7 @@ final class ChainChecks
         {
             expected[(int)guarded.hostOffset(at[i])] = (byte)(value >>> (8 * i));
         }
-        assertEquals(n + 4L, out.bytesWritten(), "bytesWritten");
+        assertEquals(before + n + 4, out.bytesWritten(), "bytesWritten");
+        return from + n + 4;
     }
 }
