@@ -1,5 +1,11 @@
 package org.virtio4j.virtio;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,12 +35,15 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Properties of the split queue against hostile guests: arbitrary descriptor tables, rings and indices in guarded
  * guest memory (see {@link ArbitraryQueueRun} for everything checked there), plus focused properties for loop
- * bounds, the used ring's round trip across the 16-bit wrap, and EVENT_IDX notification suppression.
+ * bounds, chain buffers to and from files, the used ring's round trip across the 16-bit wrap, and EVENT_IDX
+ * notification suppression.
  */
 class QueueProperties
 {
     private static final int U16 = 1 << 16;
     private static final long QUEUE_BASE = 0x10_0000L;
+    private static final int FILE_DATA_SIZE = 0x8000;
+    private static final long FILE_REGION_SIZE = 0x8000;
 
     // ---------------------------------------------------------------------------------------------------------------
     // Arbitrary queues
@@ -150,6 +159,102 @@ class QueueProperties
             assertEquals(expected, chain.yieldedBytes(), "length of the looping chain");
             assertFalse(queue.popDescriptorChain(memory, chain), "a pop loop ends after the one available chain");
             guarded.assertGuardsIntact("walking a looping chain");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Chain buffers and files
+    // ---------------------------------------------------------------------------------------------------------------
+
+    /** One buffer of a chain. @param offset where in the data area. @param len its length. @param writable its direction. */
+    record Buffer(int offset, int len, boolean writable)
+    {
+    }
+
+    @Provide
+    Arbitrary<List<Buffer>> buffers()
+    {
+        return Combinators.combine(Arbitraries.integers().between(0, FILE_DATA_SIZE - 1), Arbitraries.integers().between(0, 3000),
+                Arbitraries.of(true, false))
+            .as((offset, len, writable) -> new Buffer(Math.min(offset, FILE_DATA_SIZE - len), len, writable))
+            .list().ofMinSize(1).ofMaxSize(8);
+    }
+
+    /**
+     * writeFromFile fills exactly the chain's writable bytes with the file's bytes from a position, stopping at the
+     * end of the file or of the buffers; readToFile puts exactly the chain's readable bytes in the file. The data
+     * area spans two adjacent regions, so buffers split into slices; nothing else in memory changes.
+     */
+    @Property(tries = 60)
+    void shouldMoveFileBytesIntoAndOutOfExactlyTheChainsBuffers(
+        @ForAll("buffers") final List<Buffer> buffers,
+        @ForAll @IntRange(min = 0, max = 20000) final int fileLength,
+        @ForAll @IntRange(min = 0, max = 6000) final int filePosition,
+        @ForAll @IntRange(min = 0, max = 30000) final int requested,
+        @ForAll final long seed) throws IOException
+    {
+        final long data = QUEUE_BASE + 0x1000;
+        final Path file = Files.createTempFile("virtio4j-chain", ".bin");
+        try (GuardedMemory guarded = new GuardedMemory(new long[]{QUEUE_BASE, QUEUE_BASE + FILE_REGION_SIZE},
+                new long[]{FILE_REGION_SIZE, FILE_REGION_SIZE});
+             FileChannel channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        {
+            final GuestMemory memory = guarded.memory();
+            final SplittableRandom random = new SplittableRandom(seed);
+            final byte[] background = new byte[FILE_DATA_SIZE];
+            random.nextBytes(background);
+            memory.write(data, background, 0, background.length);
+            final byte[] fileBytes = new byte[fileLength];
+            random.nextBytes(fileBytes);
+            channel.write(ByteBuffer.wrap(fileBytes), 0);
+
+            final DriverQueue driver = new DriverQueue(memory, QUEUE_BASE, 8);
+            final SplitQueue queue = driver.configure(new SplitQueue(8));
+            final DriverBuffer[] chainBuffers = buffers.stream().map(b -> new DriverBuffer(data + b.offset(), b.len(), b.writable())).toArray(DriverBuffer[]::new);
+            driver.addChain(chainBuffers);
+            final DescriptorChain chain = new DescriptorChain();
+            assertTrue(queue.popDescriptorChain(memory, chain), "the chain is available");
+            final ReferenceChain model = ReferenceChain.walk(guarded, driver.descTable(), 8, chain.headIndex());
+
+            // Into the guest.
+            final List<ReferenceChain.Descriptor> writable = model.buffers(true);
+            final long writableBytes = writable.stream().mapToLong(ReferenceChain.Descriptor::len).sum();
+            final ChainWriter writer = new ChainWriter().load(memory, chain);
+            final byte[] expected = guarded.snapshot();
+            final long moved = writer.writeFromFile(channel, filePosition, requested);
+            final long expectedMoved = Math.min(Math.min(requested, writableBytes), Math.max(0, fileLength - filePosition));
+            assertEquals(expectedMoved, moved, "bytes moved from the file");
+            assertEquals(moved, writer.bytesWritten(), "bytesWritten after writeFromFile");
+            final long[] into = ReferenceChain.streamAddresses(writable, 0, (int)moved);
+            for (int i = 0; i < moved; i++)
+            {
+                expected[(int)guarded.hostOffset(into[i])] = fileBytes[filePosition + i];
+            }
+            guarded.assertEquals(expected, "writeFromFile into " + writable);
+
+            // Out of the guest.
+            final List<ReferenceChain.Descriptor> readable = model.buffers(false);
+            final long readableBytes = readable.stream().mapToLong(ReferenceChain.Descriptor::len).sum();
+            final ChainReader reader = new ChainReader().load(memory, chain);
+            final long written = reader.readToFile(channel, filePosition, requested);
+            assertEquals(Math.min(requested, readableBytes), written, "bytes moved to the file");
+            assertEquals(written, reader.bytesRead(), "bytesRead after readToFile");
+            final ByteBuffer back = ByteBuffer.allocate((int)written);
+            while (back.hasRemaining() && channel.read(back, filePosition + back.position()) >= 0)
+            {
+                // Read until full: the bytes were just written, so they are all there.
+            }
+            final long[] from = ReferenceChain.streamAddresses(readable, 0, (int)written);
+            for (int i = 0; i < written; i++)
+            {
+                assertEquals(guarded.peekU8(from[i]), Byte.toUnsignedInt(back.get(i)), "file byte " + (filePosition + i) + " from guest " + from[i]);
+            }
+            guarded.assertEquals(expected, "readToFile (which must not change guest memory)");
+            guarded.assertGuardsIntact("moving file bytes");
+        }
+        finally
+        {
+            Files.deleteIfExists(file);
         }
     }
 
