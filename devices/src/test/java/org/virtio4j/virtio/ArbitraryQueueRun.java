@@ -79,6 +79,7 @@ final class ArbitraryQueueRun implements AutoCloseable
         assertEquals(valid, isValid[0], "isValid of a queue with ready=" + ready + " desc=" + GuestAddress.hex(descTable) +
             " avail=" + GuestAddress.hex(availRing) + " used=" + GuestAddress.hex(usedRing) + " size=" + size + " in " + guarded);
         final QueueError startError = iterError();
+        Statistics.label("regions").collect(guarded.regionCount() > 4 ? "more than 4" : "up to 4");
         Statistics.label("available at start").collect(startError != null ? startError : exposed() == 0 ? "none" : "some");
         for (final Op op : scenario.ops())
         {

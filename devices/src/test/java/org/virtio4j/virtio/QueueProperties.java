@@ -77,6 +77,7 @@ class QueueProperties
                 coverage.check(end).count(n -> n > 0);
             }
         });
+        Statistics.label("regions").coverage(coverage -> coverage.check("more than 4").count(n -> n > 0));
         Statistics.label("reader").coverage(coverage -> coverage.check("loaded").percentage(p -> p >= 5));
         Statistics.label("writer").coverage(coverage -> coverage.check("loaded").percentage(p -> p >= 2));
     }

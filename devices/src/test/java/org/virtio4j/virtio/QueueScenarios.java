@@ -92,8 +92,8 @@ final class QueueScenarios
     }
 
     /**
-     * Up to three regions: a low one, an optional second one after a gap (0: adjacent), an optional one just under
-     * 2^64.
+     * A low region (possibly cut into adjacent pieces), an optional second one after a gap (0: adjacent), an optional
+     * one just under 2^64.
      *
      * @param lowBase the low region's base.
      * @param lowSize its size.
@@ -101,8 +101,10 @@ final class QueueScenarios
      * @param midGap  the bytes between the low region's end and the second region.
      * @param topSize the top region's size, 0 for none.
      * @param topGap  the bytes between the top region's end and 2^64 - 1.
+     * @param pieces  how many adjacent regions the low region is cut into (more than four regions in all makes
+     *                {@code GuestMemory} search them by bisection, and more accesses span a region boundary).
      */
-    record LayoutSpec(long lowBase, int lowSize, int midSize, long midGap, int topSize, int topGap)
+    record LayoutSpec(long lowBase, int lowSize, int midSize, long midGap, int topSize, int topGap, int pieces)
     {
     }
 
@@ -221,7 +223,8 @@ final class QueueScenarios
             Arbitraries.frequencyOf(List.of(Tuple.of(1, Arbitraries.just(0)), Tuple.of(3, uniform(1, 16384)))),
             Arbitraries.of(0L, 0L, 1L, 16L, 0x1000L, 0x1_0000_0000L),
             Arbitraries.frequencyOf(List.of(Tuple.of(1, Arbitraries.just(0)), Tuple.of(2, uniform(1, 8192)))),
-            Arbitraries.frequencyOf(List.of(Tuple.of(3, Arbitraries.just(0)), Tuple.of(1, Arbitraries.integers().between(1, 64)))))
+            Arbitraries.frequencyOf(List.of(Tuple.of(3, Arbitraries.just(0)), Tuple.of(1, Arbitraries.integers().between(1, 64)))),
+            Arbitraries.frequencyOf(List.of(Tuple.of(2, Arbitraries.just(1)), Tuple.of(1, Arbitraries.integers().between(2, 6)))))
             .as(LayoutSpec::new);
     }
 

@@ -111,8 +111,13 @@ final class ScenarioSetup
     {
         final List<Long> bases = new ArrayList<>();
         final List<Long> sizes = new ArrayList<>();
-        bases.add(spec.lowBase());
-        sizes.add((long)spec.lowSize());
+        final int pieces = Math.min(spec.pieces(), spec.lowSize());
+        final long piece = spec.lowSize() / pieces;
+        for (int i = 0; i < pieces; i++)
+        {
+            bases.add(spec.lowBase() + i * piece);
+            sizes.add(i < pieces - 1 ? piece : spec.lowSize() - i * piece);
+        }
         if (spec.midSize() > 0)
         {
             bases.add(spec.lowBase() + spec.lowSize() + spec.midGap());
