@@ -1,6 +1,8 @@
 package org.virtio4j.engine;
 
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -12,6 +14,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.devices.core.OffloadingDevice;
 import org.virtio4j.memory.linux.FdPoller;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.QueueState;
@@ -40,6 +43,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private QueueBinding[] touched = new QueueBinding[16];
     private int touchedCount;
     private int eventsThisBatch;
+    private DeviceHandle[] offloaded = new DeviceHandle[0];
+    private int[] completedPerQueue = new int[1];
+    private final List<Runnable> waitingForInFlight = new ArrayList<>();
 
     DeviceActor(final String name, final int ringSize, final int batchLimit, final boolean withRing, final EngineCounters counters)
     {
@@ -95,6 +101,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     public int doWork() throws Exception
     {
         int work = runCommands();
+        if (offloaded.length > 0)
+        {
+            work += drainOffloaded();
+        }
         if (ringPoller != null)
         {
             eventsThisBatch = 0;
@@ -123,6 +133,98 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             onWork(binding);
         }
         return ++eventsThisBatch < batchLimit;
+    }
+
+    /** Adds the used elements of requests the I/O workers finished; runs control steps that waited for them. */
+    private int drainOffloaded()
+    {
+        int work = 0;
+        for (final DeviceHandle device : offloaded)
+        {
+            final OffloadingDevice offloading = (OffloadingDevice)device.device();
+            final int[] counts = completedPerQueue;
+            final int drained;
+            try
+            {
+                drained = offloading.drainCompletions(counts);
+            }
+            catch (final DeviceException | RuntimeException e)
+            {
+                Arrays.fill(counts, 0);
+                failDevice(device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+                continue;
+            }
+            if (drained == 0)
+            {
+                continue;
+            }
+            work += drained;
+            for (int q = 0; q < device.bindings.length; q++)
+            {
+                final int completed = counts[q];
+                if (completed > 0)
+                {
+                    counts[q] = 0;
+                    final QueueBinding binding = device.bindings[q];
+                    binding.chains.getAndAddRelease(completed);
+                    binding.completedSinceSignal += completed;
+                    if (!binding.touched)
+                    {
+                        binding.touched = true;
+                        touched[touchedCount++] = binding;
+                    }
+                }
+            }
+        }
+        if (work > 0)
+        {
+            endOfBatch();
+        }
+        if (!waitingForInFlight.isEmpty())
+        {
+            for (int i = waitingForInFlight.size() - 1; i >= 0; i--)
+            {
+                waitingForInFlight.get(i).run();
+            }
+        }
+        return work;
+    }
+
+    void addOffloaded(final DeviceHandle device)
+    {
+        offloaded = Arrays.copyOf(offloaded, offloaded.length + 1);
+        offloaded[offloaded.length - 1] = device;
+        if (completedPerQueue.length < device.bindings.length)
+        {
+            completedPerQueue = new int[device.bindings.length];
+        }
+    }
+
+    private static int inFlight(final DeviceHandle device)
+    {
+        return device.device() instanceof OffloadingDevice offloading ? offloading.inFlight() : 0;
+    }
+
+    /** Runs {@code step} once the device has nothing in flight on its I/O worker (at once if it has nothing now). */
+    private void whenIdle(final DeviceHandle device, final Runnable step)
+    {
+        if (inFlight(device) == 0)
+        {
+            step.run();
+            return;
+        }
+        waitingForInFlight.add(new Runnable()
+        {
+            @Override
+            public void run()
+            {
+                if (inFlight(device) == 0)
+                {
+                    waitingForInFlight.remove(this);
+                    step.run();
+                }
+            }
+        });
     }
 
     /** Processes what is available on a queue. */
@@ -317,11 +419,14 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             binding.active = false;
         }
-        if (device.state != DeviceHandle.FAILED)
+        whenIdle(device, () ->
         {
-            device.state = DeviceHandle.STOPPED;
-        }
-        done.complete(null);
+            if (device.state != DeviceHandle.FAILED)
+            {
+                device.state = DeviceHandle.STOPPED;
+            }
+            done.complete(null);
+        });
     }
 
     void pause(final DeviceHandle device, final CompletableFuture<Void> done)
@@ -342,12 +447,19 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         for (final QueueBinding binding : device.bindings)
         {
             binding.active = false;
-            binding.completedSinceSignal = 0;
-            binding.queue.reset();
         }
-        device.device().reset();
-        device.state = DeviceHandle.CREATED;
-        done.complete(null);
+        // Requests already on the I/O worker finish first: the device must not touch guest memory after reset.
+        whenIdle(device, () ->
+        {
+            for (final QueueBinding binding : device.bindings)
+            {
+                binding.completedSinceSignal = 0;
+                binding.queue.reset();
+            }
+            device.device().reset();
+            device.state = DeviceHandle.CREATED;
+            done.complete(null);
+        });
     }
 
     void snapshot(final DeviceHandle device, final CompletableFuture<QueueState[]> done)
@@ -367,7 +479,18 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     @Override
     public boolean canSleep()
     {
-        return commands.isEmpty() && (ring == null || ring.getCursor() == ringPoller.getSequence().get());
+        if (!commands.isEmpty() || !waitingForInFlight.isEmpty() || ring != null && ring.getCursor() != ringPoller.getSequence().get())
+        {
+            return false;
+        }
+        for (final DeviceHandle device : offloaded)
+        {
+            if (((OffloadingDevice)device.device()).hasCompletions())
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.CompositeAgent;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.status.CountersReader;
+import org.virtio4j.devices.core.OffloadingDevice;
 import org.virtio4j.devices.core.VirtioDevice;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.ErrnoException;
@@ -36,6 +37,7 @@ public final class Engine implements AutoCloseable
     private final QueuePoller[] pollers;
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<ThreadWaker> wakers = new ArrayList<>();
+    private final List<IoWorker> ioWorkers = new CopyOnWriteArrayList<>();
     private final List<String> affinity = new CopyOnWriteArrayList<>();
     private final AgentInvoker invoker;
     private int nextActor;
@@ -198,9 +200,27 @@ public final class Engine implements AutoCloseable
             bindings[q] = new QueueBinding(handle, q, queues[q], memory, kicks == null ? null : kicks[q], calls == null ? null : calls[q], counters);
         }
         handle.bindings = bindings;
+        final IoWorker worker = device instanceof OffloadingDevice offloading && offloading.needsOffload()
+            ? new IoWorker("virtio4j-io-" + name, 1 << 16) : null;
+        if (worker != null)
+        {
+            ioWorkers.add(worker);
+            ((OffloadingDevice)device).offload(worker, () ->
+            {
+                final ThreadWaker waker = actor.waker;
+                if (waker != null)
+                {
+                    waker.wakeIfSleeping();
+                }
+            });
+        }
         actor.command(future ->
         {
             actor.attach(handle);
+            if (worker != null)
+            {
+                actor.addOffloaded(handle);
+            }
             future.complete(null);
         });
         for (final QueueBinding binding : bindings)
@@ -259,6 +279,12 @@ public final class Engine implements AutoCloseable
         return List.copyOf(affinity);
     }
 
+    /** @return the engine's threads (empty in INVOKER mode). */
+    public List<Thread> threads()
+    {
+        return runners.stream().map(AgentRunner::thread).toList();
+    }
+
     /** @return the live counters. */
     public CountersReader counters()
     {
@@ -283,6 +309,7 @@ public final class Engine implements AutoCloseable
     {
         CloseHelper.closeAll(runners);
         CloseHelper.close(invoker);
+        CloseHelper.closeAll(ioWorkers);
         CloseHelper.closeAll(wakers);
         counters.close();
     }

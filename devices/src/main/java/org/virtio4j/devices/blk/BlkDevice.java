@@ -163,6 +163,12 @@ public final class BlkDevice implements OffloadingDevice
     }
 
     @Override
+    public boolean hasCompletions()
+    {
+        return completions != null && !completions.isEmpty();
+    }
+
+    @Override
     public int inFlight()
     {
         return inFlight;

@@ -27,6 +27,9 @@ public interface OffloadingDevice extends VirtioDevice
      */
     int drainCompletions(int[] completedPerQueue) throws DeviceException;
 
+    /** @return true if completions are waiting for {@link #drainCompletions} (any thread may ask). */
+    boolean hasCompletions();
+
     /** @return requests handed to the offload and not yet drained. */
     int inFlight();
 }
