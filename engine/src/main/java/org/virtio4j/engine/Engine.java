@@ -12,6 +12,7 @@ import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.CompositeAgent;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
 import org.virtio4j.devices.core.OffloadingDevice;
 import org.virtio4j.devices.core.VirtioDevice;
@@ -277,6 +278,17 @@ public final class Engine implements AutoCloseable
     public List<String> affinity()
     {
         return List.copyOf(affinity);
+    }
+
+    /**
+     * Allocates a counter in the engine's counters file, for components around the engine (transports).
+     *
+     * @param label what it counts.
+     * @return the counter, at 0.
+     */
+    public AtomicCounter newCounter(final String label)
+    {
+        return counters.newErrorCounter("", label);
     }
 
     /** @return the engine's threads (empty in INVOKER mode). */

@@ -68,7 +68,7 @@ public final class EngineCounters implements AutoCloseable
      */
     public AtomicCounter newErrorCounter(final String prefix, final String reason)
     {
-        return manager.newCounter(prefix + "errors: " + reason, CounterType.ERRORS_BY_REASON.id());
+        return manager.newCounter(prefix + (prefix.isEmpty() ? "" : "errors: ") + reason, CounterType.ERRORS_BY_REASON.id());
     }
 
     /** @return the counters, for reading. */

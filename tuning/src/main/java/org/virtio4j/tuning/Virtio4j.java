@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "virtio4j", mixinStandardHelpOptions = true, version = "virtio4j 0.1.0",
     description = "virtio device back-ends on a low-latency actor engine.",
-    subcommands = {DemoCommand.class, StatCommand.class})
+    subcommands = {DemoCommand.class, ServeCommand.class, StatCommand.class})
 public final class Virtio4j implements Runnable
 {
     @CommandLine.Spec

@@ -73,6 +73,7 @@ public final class Linux
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle LSEEK = downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SCHED_SETAFFINITY = downcall(
         "sched_setaffinity", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
@@ -249,6 +250,18 @@ public final class Linux
     static int errno(final MemorySegment callState)
     {
         return (int)ERRNO.get(callState, 0L);
+    }
+
+    /**
+     * The size of the file behind a descriptor ({@code lseek(fd, 0, SEEK_END)}): memfds, regular files, hugetlbfs.
+     *
+     * @param fd the descriptor.
+     * @return its size in bytes.
+     * @throws ErrnoException if it cannot be sought (a pipe, a socket).
+     */
+    public static long fileSize(final int fd) throws ErrnoException
+    {
+        return call("lseek", (state, arena) -> (long)LSEEK.invokeExact(state, fd, 0L, 2), () -> "fd=" + fd + " SEEK_END");
     }
 
     /**

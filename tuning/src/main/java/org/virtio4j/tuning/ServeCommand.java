@@ -1,0 +1,184 @@
+package org.virtio4j.tuning;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import org.virtio4j.devices.blk.BlkBackend;
+import org.virtio4j.devices.blk.BlkDevice;
+import org.virtio4j.devices.blk.BlkOptions;
+import org.virtio4j.devices.blk.FileBackend;
+import org.virtio4j.devices.blk.NullBackend;
+import org.virtio4j.devices.blk.RamBackend;
+import org.virtio4j.engine.Engine;
+import org.virtio4j.engine.EngineContext;
+import org.virtio4j.engine.ThreadingMode;
+import org.virtio4j.transport.vhost.VhostUserServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code virtio4j serve}: serves devices to VMMs over vhost-user, each on its own socket, in the style of
+ * qemu-storage-daemon and vhost-device. Shuts down cleanly on SIGINT/SIGTERM: front-ends are disconnected, every
+ * request in flight completes, and file backends are flushed.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+    description = "Serve virtio devices to VMMs (QEMU, Cloud Hypervisor, ...) over vhost-user.")
+final class ServeCommand implements Callable<Integer>
+{
+    @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
+        "[,backend=file|ram|null][,size=BYTES][,serial=ID]. Repeatable.")
+    List<String> blk = new ArrayList<>();
+
+    @Option(names = "--threading", defaultValue = "SHARED", description = "Engine threading: SHARED, DEDICATED, RUN_TO_COMPLETION (default: ${DEFAULT-VALUE}).")
+    ThreadingMode threading;
+
+    @Option(names = "--idle", defaultValue = "backoff", description = "Engine idle strategy (default: ${DEFAULT-VALUE}).")
+    String idle;
+
+    @Option(names = "--cpus", description = "CPUs for the engine threads, comma-separated.")
+    String cpus;
+
+    /** A device to serve: its socket, device, and backend. */
+    private record Served(Path socket, String name, BlkDevice device, BlkBackend backend)
+    {
+    }
+
+    @Override
+    public Integer call() throws Exception
+    {
+        if (blk.isEmpty())
+        {
+            System.err.println("virtio4j serve: nothing to serve (give --blk socket=...,path=...)");
+            return 2;
+        }
+        final List<Served> devices = new ArrayList<>();
+        for (int i = 0; i < blk.size(); i++)
+        {
+            devices.add(blkDevice("blk" + i, parse(blk.get(i))));
+        }
+        final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle);
+        if (cpus != null)
+        {
+            context.actorCpus(EngineContext.parseCpus(cpus)).pollerCpus(EngineContext.parseCpus(cpus));
+        }
+        final CountDownLatch shutdown = new CountDownLatch(1);
+        final CountDownLatch finished = new CountDownLatch(1);
+        try (Engine engine = Engine.launch(context))
+        {
+            final List<VhostUserServer> servers = new ArrayList<>();
+            for (final Served served : devices)
+            {
+                servers.add(new VhostUserServer(served.socket, served.name, served.device, engine));
+                System.out.println("virtio4j serve: " + served.name + " (virtio-blk, " + served.backend + ") listening on " + served.socket);
+            }
+            if (engine.countersFile() != null)
+            {
+                System.out.println("virtio4j serve: counters in " + engine.countersFile().path());
+            }
+            System.out.flush();
+            Runtime.getRuntime().addShutdownHook(new Thread(() ->
+            {
+                shutdown.countDown();
+                try
+                {
+                    finished.await();
+                }
+                catch (final InterruptedException e)
+                {
+                    Thread.currentThread().interrupt();
+                }
+            }, "virtio4j-shutdown"));
+            shutdown.await();
+            System.out.println("virtio4j serve: shutting down");
+            for (final VhostUserServer server : servers)
+            {
+                server.close();
+            }
+        }
+        finally
+        {
+            for (final Served served : devices)
+            {
+                closeBackend(served.backend);
+            }
+            System.out.println("virtio4j serve: stopped");
+            System.out.flush();
+            finished.countDown();
+        }
+        return 0;
+    }
+
+    private static void closeBackend(final BlkBackend backend)
+    {
+        try
+        {
+            backend.flush();
+            backend.close();
+        }
+        catch (final IOException e)
+        {
+            System.err.println("virtio4j serve: closing " + backend + ": " + e.getMessage());
+        }
+    }
+
+    static Map<String, String> parse(final String spec)
+    {
+        final Map<String, String> options = new LinkedHashMap<>();
+        for (final String part : spec.split(","))
+        {
+            if (part.isBlank())
+            {
+                continue;
+            }
+            final int eq = part.indexOf('=');
+            options.put(eq < 0 ? part.trim() : part.substring(0, eq).trim(), eq < 0 ? "" : part.substring(eq + 1).trim());
+        }
+        return options;
+    }
+
+    private static Served blkDevice(final String name, final Map<String, String> options) throws IOException
+    {
+        final String socket = require(options, "socket");
+        final String backendKind = options.getOrDefault("backend", "file");
+        final boolean readOnly = options.containsKey("readonly");
+        final long size = Long.parseLong(options.getOrDefault("size", String.valueOf(1L << 30)));
+        final BlkBackend backend = switch (backendKind)
+        {
+            case "file" -> new FileBackend(Path.of(require(options, "path")), readOnly);
+            case "ram" -> new RamBackend(size);
+            case "null" -> new NullBackend(size);
+            default -> throw new IllegalArgumentException("--blk backend=" + backendKind + " is not file, ram or null");
+        };
+        BlkOptions blkOptions = BlkOptions.defaults().withReadOnly(readOnly)
+            .withQueues(Integer.parseInt(options.getOrDefault("queues", "1")))
+            .withQueueSize(Integer.parseInt(options.getOrDefault("queue-size", "256")));
+        if (options.containsKey("serial"))
+        {
+            blkOptions = blkOptions.withSerial(options.get("serial"));
+        }
+        for (final String key : options.keySet())
+        {
+            if (!List.of("socket", "path", "readonly", "queues", "queue-size", "backend", "size", "serial").contains(key))
+            {
+                throw new IllegalArgumentException("--blk: unknown option " + key);
+            }
+        }
+        return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions), backend);
+    }
+
+    private static String require(final Map<String, String> options, final String key)
+    {
+        final String value = options.get(key);
+        if (value == null || value.isEmpty())
+        {
+            throw new IllegalArgumentException("--blk needs " + key + "=...");
+        }
+        return value;
+    }
+}
