@@ -190,6 +190,28 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         return work;
     }
 
+    /** Forgets a detached device: its bindings may still sit in the touched list of an interrupted batch. */
+    void detach(final DeviceHandle device)
+    {
+        offloaded = Arrays.stream(offloaded).filter(d -> d != device).toArray(DeviceHandle[]::new);
+        int kept = 0;
+        for (int i = 0; i < touchedCount; i++)
+        {
+            final QueueBinding binding = touched[i];
+            touched[i] = null;
+            if (binding.device != device)
+            {
+                touched[kept++] = binding;
+            }
+            else
+            {
+                binding.touched = false;
+            }
+        }
+        touchedCount = kept;
+        waitingForInFlight.removeIf(step -> step instanceof InFlightWait wait && wait.device == device);
+    }
+
     void addOffloaded(final DeviceHandle device)
     {
         offloaded = Arrays.copyOf(offloaded, offloaded.length + 1);
@@ -213,18 +235,30 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             step.run();
             return;
         }
-        waitingForInFlight.add(new Runnable()
+        waitingForInFlight.add(new InFlightWait(device, step));
+    }
+
+    /** A control step waiting until a device has nothing in flight. */
+    private final class InFlightWait implements Runnable
+    {
+        final DeviceHandle device;
+        final Runnable step;
+
+        InFlightWait(final DeviceHandle device, final Runnable step)
         {
-            @Override
-            public void run()
+            this.device = device;
+            this.step = step;
+        }
+
+        @Override
+        public void run()
+        {
+            if (inFlight(device) == 0)
             {
-                if (inFlight(device) == 0)
-                {
-                    waitingForInFlight.remove(this);
-                    step.run();
-                }
+                waitingForInFlight.remove(this);
+                step.run();
             }
-        });
+        }
     }
 
     /** Processes what is available on a queue. */
@@ -294,7 +328,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     /** At the end of a batch: one notification decision per touched queue, and the device statistics. */
     void endOfBatch()
     {
-        for (int i = 0; i < touchedCount; i++)
+        final int count = touchedCount;
+        touchedCount = 0;
+        for (int i = 0; i < count; i++)
         {
             final QueueBinding binding = touched[i];
             touched[i] = null;
@@ -307,7 +343,6 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
                 stats.publish();
             }
         }
-        touchedCount = 0;
     }
 
     private static void disableNotification(final QueueBinding binding)

@@ -3,6 +3,7 @@ package org.virtio4j.engine;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadFactory;
 
@@ -205,6 +206,7 @@ public final class Engine implements AutoCloseable
             ? new IoWorker("virtio4j-io-" + name, 1 << 16) : null;
         if (worker != null)
         {
+            handle.ioWorker = worker;
             ioWorkers.add(worker);
             ((OffloadingDevice)device).offload(worker, () ->
             {
@@ -234,18 +236,28 @@ public final class Engine implements AutoCloseable
     }
 
     /**
-     * Detaches a stopped device: its queues are no longer polled and its counters are freed.
+     * Detaches a stopped device: its queues are no longer polled, its I/O worker stops and its counters are freed.
+     * Its eventfds and memory may be released once the returned future completes.
      *
      * @param handle the device.
+     * @return a future completed when no engine thread will touch the device again.
      */
-    public void detach(final DeviceHandle handle)
+    public CompletableFuture<Void> detach(final DeviceHandle handle)
     {
+        final List<CompletableFuture<Void>> pollersDone = new ArrayList<>();
         for (final QueuePoller poller : pollers)
         {
-            poller.command(() -> poller.remove(handle));
+            final CompletableFuture<Void> done = new CompletableFuture<>();
+            poller.command(() ->
+            {
+                poller.remove(handle);
+                done.complete(null);
+            });
+            pollersDone.add(done);
         }
-        handle.actor().command(future ->
+        final CompletableFuture<Void> actorDone = handle.actor().command(future ->
         {
+            handle.actor().detach(handle);
             for (final QueueBinding binding : handle.bindings)
             {
                 binding.active = false;
@@ -257,6 +269,16 @@ public final class Engine implements AutoCloseable
                 handle.stats.close();
             }
             future.complete(null);
+        });
+        pollersDone.add(actorDone);
+        return CompletableFuture.allOf(pollersDone.toArray(CompletableFuture[]::new)).thenRun(() ->
+        {
+            final IoWorker worker = handle.ioWorker;
+            if (worker != null)
+            {
+                ioWorkers.remove(worker);
+                worker.close();
+            }
         });
     }
 

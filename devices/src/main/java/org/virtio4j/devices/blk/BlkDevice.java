@@ -56,6 +56,7 @@ public final class BlkDevice implements OffloadingDevice
     private int[] freeSlots;
     private int freeCount;
     private SpscRing<InFlight> completions;
+    private long negotiatedFeatures;
     private boolean[] backlogged;
     private int inFlight;
 
@@ -106,18 +107,26 @@ public final class BlkDevice implements OffloadingDevice
     @Override
     public void offload(final RequestOffload offload, final Runnable completionSignal)
     {
-        final int capacity = Integer.highestOneBit(options.numQueues() * options.queueSize() * 2 - 1);
-        this.offloadExecutor = new BlkExecutor(backend, options);
-        this.slots = new InFlight[capacity];
-        this.freeSlots = new int[capacity];
-        for (int i = 0; i < capacity; i++)
+        if (inFlight != 0)
         {
-            slots[i] = new InFlight(i);
-            freeSlots[i] = i;
+            throw new IllegalStateException("blk offload changed with " + inFlight + " requests in flight");
         }
-        this.freeCount = capacity;
-        this.completions = new SpscRing<>(capacity);
-        this.backlogged = new boolean[options.numQueues()];
+        if (slots == null)
+        {
+            final int capacity = Integer.highestOneBit(options.numQueues() * options.queueSize() * 2 - 1);
+            offloadExecutor = new BlkExecutor(backend, options);
+            slots = new InFlight[capacity];
+            freeSlots = new int[capacity];
+            for (int i = 0; i < capacity; i++)
+            {
+                slots[i] = new InFlight(i);
+                freeSlots[i] = i;
+            }
+            freeCount = capacity;
+            completions = new SpscRing<>(capacity);
+            backlogged = new boolean[options.numQueues()];
+        }
+        offloadExecutor.setFeatures(negotiatedFeatures);
         this.completionSignal = completionSignal;
         this.offload = offload;
     }
@@ -276,6 +285,7 @@ public final class BlkDevice implements OffloadingDevice
         this.memory = memory;
         this.queues = queues;
         this.interrupt = interrupt;
+        this.negotiatedFeatures = negotiatedFeatures;
         executor.setFeatures(negotiatedFeatures);
         if (offloadExecutor != null)
         {

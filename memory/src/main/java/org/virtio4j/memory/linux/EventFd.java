@@ -11,7 +11,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * waits; to wait, use {@link FdPoller}.
  *
  * <p>{@link #signal()} and {@link #drain()} allocate nothing. {@code signal} may be called from any thread;
- * {@code drain} from one thread at a time.
+ * {@code drain} from one thread at a time. Close it only once no thread uses it (after a closed eventfd, signals
+ * fail and are counted, drains return 0).
  */
 public final class EventFd implements AutoCloseable
 {
@@ -25,6 +26,7 @@ public final class EventFd implements AutoCloseable
     private final MemorySegment writeState = arena.allocate(Linux.CALL_STATE);
     private final MemorySegment readState = arena.allocate(Linux.CALL_STATE);
     private long signalFailures;
+    private volatile boolean closed;
 
     private EventFd(final int fd, final boolean ownsFd)
     {
@@ -68,6 +70,11 @@ public final class EventFd implements AutoCloseable
      */
     public boolean signal()
     {
+        if (closed)
+        {
+            signalFailures++;
+            return false;
+        }
         final long written;
         try
         {
@@ -96,6 +103,10 @@ public final class EventFd implements AutoCloseable
      */
     public long drain()
     {
+        if (closed)
+        {
+            return 0;
+        }
         final long read;
         try
         {
@@ -117,6 +128,11 @@ public final class EventFd implements AutoCloseable
     @Override
     public void close() throws ErrnoException
     {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
         arena.close();
         if (ownsFd)
         {

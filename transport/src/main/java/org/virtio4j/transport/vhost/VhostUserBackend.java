@@ -598,7 +598,8 @@ final class VhostUserBackend
         }
         finally
         {
-            engine.detach(handle);
+            // Eventfds and mappings are released only once no engine thread can touch the device.
+            engine.detach(handle).orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
         }
         for (int i = 0; i < vrings.length; i++)
         {
