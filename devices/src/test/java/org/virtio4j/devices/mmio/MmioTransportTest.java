@@ -445,8 +445,8 @@ class MmioTransportTest
     @Test
     void shouldCutConfigReadsAtTheEndAndLeaveReadsPastTheEndUntouched()
     {
-        final ConsoleDevice console = new ConsoleDevice(new StreamConsoleBackend(new ByteArrayInputStream(new byte[0]), new ByteArrayOutputStream(), true),
-            64, 8, 132, 43);
+        final StreamConsoleBackend streams = new StreamConsoleBackend(new ByteArrayInputStream(new byte[0]), new ByteArrayOutputStream(), true);
+        final ConsoleDevice console = new ConsoleDevice(streams, 64, 8, 132, 43);
         final MmioTransport window = new MmioTransport(new DeviceState(console), () -> { });
         final byte[] data = sentinels(16);
         window.read(CONFIG + 2, data);
