@@ -2,6 +2,7 @@ package org.virtio4j.devices.blk;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
@@ -352,6 +353,27 @@ class BlkExecutorTest
             assertNotEquals(S_OK, blk.status());
             assertArrayEquals(before, blk.disk(0, 1536));
             assertDone(blk, S_OK, 1025, blk.submit(T_IN, 0, writable(DATA, 512), writable(DATA + 512, 512)));
+        }
+    }
+
+    @Test
+    void shouldAnswerIoErrWhenAFileOpenedReadOnlyIsWritten() throws IOException
+    {
+        // A backend failure is an IOERR for the request, never an exception out of the executor (BlkBackend's contract:
+        // "@throws IOException if the backend fails").
+        final Path image = dir.resolve("ro.img");
+        Files.write(image, new byte[(int)BlkHarness.CAPACITY]);
+        try (BlkHarness blk = BlkHarness.ram(BlkOptions.defaults(), BlkHarness.ALL_FEATURES);
+             FileBackend file = new FileBackend(image, true))
+        {
+            final BlkExecutor executor = new BlkExecutor(file, BlkOptions.defaults());
+            executor.setFeatures(BlkHarness.ALL_FEATURES);
+            blk.putGuest(DATA, pattern(512, 3));
+            blk.prepare(T_OUT, 0, readable(DATA, 512));
+            assertEquals(1, executor.execute(blk.memory, blk.request));
+            assertEquals(S_IOERR, blk.status());
+            assertEquals(1, executor.errors(BlkError.BACKEND_IO));
+            assertArrayEquals(new byte[512], Arrays.copyOf(Files.readAllBytes(image), 512));
         }
     }
 }

@@ -109,6 +109,19 @@ final class BlkHarness implements AutoCloseable
      */
     int submit(final int type, final long sector, final DriverBuffer... data)
     {
+        prepare(type, sector, data);
+        return executor.execute(memory, request);
+    }
+
+    /**
+     * Builds header, data and status descriptors and parses them (which must succeed) into {@link #request}.
+     *
+     * @param type   the request type.
+     * @param sector the header's sector.
+     * @param data   the data buffers.
+     */
+    void prepare(final int type, final long sector, final DriverBuffer... data)
+    {
         memory.putU32(HEADER, type);
         memory.putU32(HEADER + 4, 0);
         memory.putU64(HEADER + 8, sector);
@@ -119,7 +132,6 @@ final class BlkHarness implements AutoCloseable
         buffers[buffers.length - 1] = DriverBuffer.writable(STATUS, 1);
         final DescriptorChain chain = chains.chain(buffers);
         assertNull(parser.parse(chain, request), "the request parses");
-        return executor.execute(memory, request);
     }
 
     /** @return the status byte the last request left. */
