@@ -17,7 +17,7 @@ public enum BlkError
     BAD_BUFFER,
     /** Segment flags other than those the type allows (UNSUPP). */
     BAD_FLAGS,
-    /** More segments or sectors than config space advertises (UNSUPP for segments, IOERR for sectors). */
+    /** More segments, sectors or bytes per segment than config space advertises (UNSUPP for segments, IOERR otherwise). */
     LIMIT_EXCEEDED,
     /** The backend failed (IOERR). */
     BACKEND_IO

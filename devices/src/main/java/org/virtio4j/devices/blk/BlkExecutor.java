@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 
 import org.virtio4j.memory.GuestAddress;
 import org.virtio4j.memory.GuestMemory;
-import org.virtio4j.memory.GuestMemoryException;
 import org.virtio4j.virtio.VirtioBlk;
 import org.virtio4j.virtio.VirtioFeatures;
 
@@ -30,6 +29,7 @@ public final class BlkExecutor
     private final byte[] serial = new byte[VirtioBlk.ID_BYTES];
     private final long[] errors = new long[BlkError.values().length];
     private long features;
+    private boolean segmentLimitHit;
     private long bytesRead;
     private long bytesWritten;
 
@@ -64,6 +64,7 @@ public final class BlkExecutor
         final long dataWritten;
         final BlkError error;
         final int type = request.type();
+        segmentLimitHit = false;
         switch (type)
         {
             case VirtioBlk.T_IN ->
@@ -105,8 +106,9 @@ public final class BlkExecutor
         else
         {
             errors[error.ordinal()]++;
+            // Too many segments is UNSUPP (virtio 1.2 section 5.2.6.2); too many sectors is IOERR.
             status = error == BlkError.UNSUPPORTED || error == BlkError.BAD_FLAGS ||
-                (error == BlkError.LIMIT_EXCEEDED && type == VirtioBlk.T_DISCARD) ? VirtioBlk.S_UNSUPP : VirtioBlk.S_IOERR;
+                (error == BlkError.LIMIT_EXCEEDED && segmentLimitHit) ? VirtioBlk.S_UNSUPP : VirtioBlk.S_IOERR;
         }
         memory.putU8(request.statusAddr(), status);
         return (int)(dataWritten + 1);
@@ -132,10 +134,15 @@ public final class BlkExecutor
         final int count = request.dataCount();
         if (count > options.segMax())
         {
+            segmentLimitHit = true;
             return BlkError.LIMIT_EXCEEDED;
         }
         for (int i = 0; i < count; i++)
         {
+            if (Integer.toUnsignedLong(request.dataLen(i)) > Integer.toUnsignedLong(options.sizeMax()))
+            {
+                return BlkError.LIMIT_EXCEEDED;
+            }
             if (toGuest && !request.dataWritable(i) ||
                 !memory.checkRange(request.dataAddr(i), Integer.toUnsignedLong(request.dataLen(i))))
             {
@@ -159,8 +166,10 @@ public final class BlkExecutor
                 offset += Integer.toUnsignedLong(length);
             }
         }
-        catch (final IOException | GuestMemoryException e)
+        catch (final IOException | RuntimeException e)
         {
+            // GuestMemoryException cannot happen (ranges checked above); a channel opened read-only throws
+            // NonWritableChannelException: every backend failure is IOERR, never an escaped exception.
             return BlkError.BACKEND_IO;
         }
         if (toGuest)
@@ -192,7 +201,7 @@ public final class BlkExecutor
             backend.flush();
             return null;
         }
-        catch (final IOException e)
+        catch (final IOException | RuntimeException e)
         {
             return BlkError.BACKEND_IO;
         }
@@ -251,10 +260,12 @@ public final class BlkExecutor
             segmentCount += length / VirtioBlk.SEGMENT_SIZE;
             if (segmentCount > maxSegments)
             {
+                segmentLimitHit = true;
                 return BlkError.LIMIT_EXCEEDED;
             }
-            for (long at = request.dataAddr(i); at < request.dataAddr(i) + length; at += VirtioBlk.SEGMENT_SIZE)
+            for (long done = 0; done < length; done += VirtioBlk.SEGMENT_SIZE)
             {
+                final long at = request.dataAddr(i) + done;
                 final long sector = memory.getU64(at);
                 final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
                 final int flags = memory.getU32(at + 12);
@@ -278,9 +289,10 @@ public final class BlkExecutor
         {
             for (int i = 0; i < request.dataCount(); i++)
             {
-                final long end = request.dataAddr(i) + Integer.toUnsignedLong(request.dataLen(i));
-                for (long at = request.dataAddr(i); at < end; at += VirtioBlk.SEGMENT_SIZE)
+                final long length = Integer.toUnsignedLong(request.dataLen(i));
+                for (long done = 0; done < length; done += VirtioBlk.SEGMENT_SIZE)
                 {
+                    final long at = request.dataAddr(i) + done;
                     final long sector = memory.getU64(at);
                     final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
                     final int flags = memory.getU32(at + 12);
@@ -289,20 +301,21 @@ public final class BlkExecutor
                         return BlkError.OUT_OF_RANGE;
                     }
                     final long offset = sector << VirtioBlk.SECTOR_SHIFT;
-                    final long length = sectors << VirtioBlk.SECTOR_SHIFT;
+                    final long bytes = sectors << VirtioBlk.SECTOR_SHIFT;
                     if (discard)
                     {
-                        backend.discard(offset, length);
+                        backend.discard(offset, bytes);
                     }
                     else
                     {
-                        backend.writeZeroes(offset, length, (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0);
+                        backend.writeZeroes(offset, bytes, (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0);
                     }
                 }
             }
         }
-        catch (final IOException e)
+        catch (final IOException | RuntimeException e)
         {
+            // A backend that cannot write (a read-only channel) or a guest that changed the segments meanwhile.
             return BlkError.BACKEND_IO;
         }
         return null;

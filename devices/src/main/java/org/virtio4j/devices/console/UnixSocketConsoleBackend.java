@@ -12,10 +12,13 @@ import java.nio.file.Path;
 /**
  * A console on a Unix socket the device listens on, like QEMU's {@code -chardev socket,server}: one client at a
  * time; its bytes are the console input, the console output goes to it. When the client leaves, the next one
- * may connect. Output written while no client is connected is counted in {@link #droppedOutputBytes()}.
+ * may connect. Output written while no client is connected, or that a client stopped reading for too long, is
+ * counted in {@link #droppedOutputBytes()}: the device never blocks on a stuck client.
  */
 public final class UnixSocketConsoleBackend implements ConsoleBackend
 {
+    private static final int MAX_STALLED_WRITES = 100_000;
+
     private final Path path;
     private final ServerSocketChannel server;
     private SocketChannel client;
@@ -75,9 +78,20 @@ public final class UnixSocketConsoleBackend implements ConsoleBackend
             return;
         }
         final ByteBuffer bytes = ByteBuffer.wrap(buffer, offset, length);
+        int stalls = 0;
         while (bytes.hasRemaining())
         {
-            if (channel.write(bytes) == 0)
+            if (channel.write(bytes) > 0)
+            {
+                stalls = 0;
+            }
+            else if (++stalls > MAX_STALLED_WRITES)
+            {
+                // The client stopped reading: the device must not block on it. Counted, not silent.
+                droppedOutputBytes += bytes.remaining();
+                return;
+            }
+            else
             {
                 Thread.onSpinWait();
             }

@@ -145,6 +145,12 @@ public final class RecordingDevice implements VirtioDevice
     }
 
     @Override
+    public int processQueue(final int queue) throws DeviceException
+    {
+        return queueNotify(queue);
+    }
+
+    @Override
     public void reset()
     {
         resets++;
