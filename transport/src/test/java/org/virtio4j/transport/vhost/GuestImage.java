@@ -95,9 +95,18 @@ final class GuestImage
      */
     String bootWithBlk(final Path socket, final int queues, final int timeoutSec) throws IOException, InterruptedException
     {
+        return bootWithBlk(socket, queues, timeoutSec, "");
+    }
+
+    /**
+     * @param extraCmdline words appended to the kernel command line (the guest script can read /proc/cmdline).
+     * @see #bootWithBlk(Path, int, int)
+     */
+    String bootWithBlk(final Path socket, final int queues, final int timeoutSec, final String extraCmdline) throws IOException, InterruptedException
+    {
         final List<String> command = new ArrayList<>(List.of(QEMU,
             "-machine", "q35", "-accel", "tcg", "-smp", String.valueOf(queues), "-m", "256M", "-nographic", "-no-reboot", "-nic", "none",
-            "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", "console=ttyS0 quiet panic=-1",
+            "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", ("console=ttyS0 quiet panic=-1 " + extraCmdline).trim(),
             "-object", "memory-backend-memfd,id=mem,size=256M,share=on", "-numa", "node,memdev=mem",
             "-chardev", "socket,id=char0,path=" + socket,
             "-device", "vhost-user-blk-pci,chardev=char0,num-queues=" + queues + ",queue-size=128"));
