@@ -1,0 +1,244 @@
+package org.virtio4j.transport.vhost;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.virtio4j.devices.blk.BlkDevice;
+import org.virtio4j.devices.blk.BlkOptions;
+import org.virtio4j.devices.blk.RamBackend;
+import org.virtio4j.engine.Engine;
+import org.virtio4j.engine.EngineContext;
+import org.virtio4j.engine.ThreadingMode;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.memory.MemoryBacking;
+import org.virtio4j.memory.linux.EventFd;
+import org.virtio4j.virtio.VirtioBlk;
+import org.virtio4j.virtio.VirtioFeatures;
+import org.virtio4j.virtio.driver.DriverBuffer;
+import org.virtio4j.virtio.driver.DriverQueue;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.virtio4j.transport.vhost.VhostUserFrontEnd.address;
+import static org.virtio4j.transport.vhost.VhostUserFrontEnd.region;
+import static org.virtio4j.transport.vhost.VhostUserFrontEnd.state;
+import static org.virtio4j.transport.vhost.VhostUserFrontEnd.u64;
+
+/**
+ * The vhost-user server against a front-end written here: QEMU's session shape (memory as ADD_MEM_REG, rings
+ * stopped with GET_VRING_BASE and started again), and every kind of bad input, each answered with a failure or a
+ * closed connection while the server keeps serving.
+ */
+class VhostUserServerTest
+{
+    private static final long USER_BASE = 0x7f12_0000_0000L;
+    private static final long MEMORY = 4L << 20;
+    private static final int NEED_REPLY = VhostUserMessage.NEED_REPLY;
+
+    @TempDir
+    Path dir;
+
+    private RamBackend disk;
+    private Engine engine;
+    private VhostUserServer server;
+    private MemoryBacking guestRam;
+    private GuestMemory memory;
+
+    @BeforeEach
+    void setUp() throws Exception
+    {
+        disk = new RamBackend(1 << 20);
+        engine = Engine.launch(new EngineContext().threadingMode(ThreadingMode.SHARED).idleStrategy("backoff").countersDir(dir.resolve("c")));
+        server = new VhostUserServer(dir.resolve("blk.sock"), "blk0", new BlkDevice(disk, BlkOptions.defaults().withQueueSize(64)), engine);
+        guestRam = MemoryBacking.memfd("front-end-guest", MEMORY);
+        memory = GuestMemory.of(guestRam.region(0));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception
+    {
+        server.close();
+        engine.close();
+        disk.close();
+        guestRam.close();
+    }
+
+    private VhostUserFrontEnd connect() throws Exception
+    {
+        return new VhostUserFrontEnd(dir.resolve("blk.sock").toString());
+    }
+
+    private long negotiate(final VhostUserFrontEnd fe) throws Exception
+    {
+        fe.send(VhostUserRequest.GET_FEATURES, 0, new byte[0]);
+        final long offered = fe.u64Reply(VhostUserRequest.GET_FEATURES);
+        assertTrue(VirtioFeatures.has(offered, VhostUserMessage.F_PROTOCOL_FEATURES));
+        fe.send(VhostUserRequest.GET_PROTOCOL_FEATURES, 0, new byte[0]);
+        final long protocol = fe.u64Reply(VhostUserRequest.GET_PROTOCOL_FEATURES);
+        assertTrue(VirtioFeatures.has(protocol, VhostUserMessage.PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+        fe.send(VhostUserRequest.SET_PROTOCOL_FEATURES, 0, u64(protocol));
+        fe.send(VhostUserRequest.SET_OWNER, 0, new byte[0]);
+        fe.send(VhostUserRequest.SET_FEATURES, NEED_REPLY, u64(offered));
+        assertEquals(0, fe.u64Reply(VhostUserRequest.SET_FEATURES));
+        return offered;
+    }
+
+    private void addMemory(final VhostUserFrontEnd fe) throws Exception
+    {
+        fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0, MEMORY, USER_BASE, 0), guestRam.fd());
+        assertEquals(0, fe.u64Reply(VhostUserRequest.ADD_MEM_REG));
+    }
+
+    private void startRing(final VhostUserFrontEnd fe, final DriverQueue driver, final int base, final EventFd kick, final EventFd call) throws Exception
+    {
+        fe.send(VhostUserRequest.SET_VRING_NUM, NEED_REPLY, state(0, driver.size()));
+        assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_NUM));
+        fe.send(VhostUserRequest.SET_VRING_BASE, 0, state(0, base));
+        fe.send(VhostUserRequest.SET_VRING_ADDR, 0, address(0, USER_BASE + driver.descTable(), USER_BASE + driver.usedRing(), USER_BASE + driver.availRing()));
+        fe.send(VhostUserRequest.SET_VRING_CALL, 0, u64(0), call.fd());
+        fe.send(VhostUserRequest.SET_VRING_KICK, 0, u64(0), kick.fd());
+        fe.send(VhostUserRequest.SET_VRING_ENABLE, NEED_REPLY, state(0, 1));
+        assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_ENABLE));
+    }
+
+    private int serveGetId(final DriverQueue driver, final EventFd kick) throws Exception
+    {
+        memory.putU32(0x20_0000, VirtioBlk.T_GET_ID);
+        memory.putU64(0x20_0008, 0);
+        memory.putU8(0x20_0010, 0xff);
+        driver.addChain(DriverBuffer.readable(0x20_0000, 16), DriverBuffer.writable(0x20_1000, 20), DriverBuffer.writable(0x20_0010, 1));
+        kick.signal();
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!driver.pollUsed() && System.nanoTime() < deadline)
+        {
+            Thread.onSpinWait();
+        }
+        return memory.getU8(0x20_0010);
+    }
+
+    @Test
+    void shouldServeTheRingAcrossAStopAndRestartOnOneConnection() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect(); EventFd kick = EventFd.create(); EventFd call = EventFd.create())
+        {
+            negotiate(fe);
+            fe.send(VhostUserRequest.GET_QUEUE_NUM, 0, new byte[0]);
+            assertEquals(1, fe.u64Reply(VhostUserRequest.GET_QUEUE_NUM));
+            fe.send(VhostUserRequest.GET_MAX_MEM_SLOTS, 0, new byte[0]);
+            assertEquals(VhostUserServer.MAX_MEM_SLOTS, fe.u64Reply(VhostUserRequest.GET_MAX_MEM_SLOTS));
+            final byte[] configRequest = new byte[12 + 8];
+            MemorySegment.ofArray(configRequest).set(org.virtio4j.memory.GuestMemory.LE_U32, 4, 8);
+            fe.send(VhostUserRequest.GET_CONFIG, 0, configRequest);
+            final MemorySegment config = fe.reply(VhostUserRequest.GET_CONFIG);
+            assertEquals((1 << 20) / 512, config.get(org.virtio4j.memory.GuestMemory.LE_U64, 12), "capacity in sectors");
+            addMemory(fe);
+
+            final DriverQueue driver = new DriverQueue(memory, 0x1000, 64);
+            startRing(fe, driver, 0, kick, call);
+            assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick));
+            assertTrue(server.deviceRunning());
+
+            fe.send(VhostUserRequest.SET_VRING_ENABLE, 0, state(0, 0));
+            fe.send(VhostUserRequest.GET_VRING_BASE, 0, state(0, 0));
+            final MemorySegment base = fe.reply(VhostUserRequest.GET_VRING_BASE);
+            assertEquals(1, base.get(org.virtio4j.memory.GuestMemory.LE_U32, 4), "one chain consumed before the stop");
+
+            startRing(fe, driver, 1, kick, call);
+            assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick), "served again after the restart, from the same position");
+            assertEquals(2, driver.usedIdx());
+        }
+    }
+
+    @Test
+    void shouldCloseTheConnectionOnAnOversizedMessageAndAcceptTheNext() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect())
+        {
+            final byte[] header = new byte[12];
+            final MemorySegment h = MemorySegment.ofArray(header);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 0, VhostUserRequest.SET_FEATURES);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 4, VhostUserMessage.VERSION);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 8, 1 << 20);
+            fe.sendRaw(header);
+            assertTrue(fe.closedByBackEnd());
+        }
+        try (VhostUserFrontEnd fe = connect())
+        {
+            negotiate(fe);
+        }
+        assertEquals(1, server.connectionsClosedOnError());
+    }
+
+    @Test
+    void shouldCloseTheConnectionOnATruncatedMessage() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect())
+        {
+            final byte[] partial = new byte[12 + 4];
+            final MemorySegment h = MemorySegment.ofArray(partial);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 0, VhostUserRequest.SET_FEATURES);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 4, VhostUserMessage.VERSION);
+            h.set(org.virtio4j.memory.GuestMemory.LE_U32, 8, 8);
+            fe.sendRaw(partial);
+        }
+        try (VhostUserFrontEnd fe = connect())
+        {
+            negotiate(fe);
+        }
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (server.connectionsClosedOnError() == 0 && System.nanoTime() < deadline)
+        {
+            Thread.onSpinWait();
+        }
+        assertEquals(1, server.connectionsClosedOnError());
+        assertEquals(2, server.connections());
+    }
+
+    @Test
+    void shouldRefuseBadRequestsWithAFailureReplyAndKeepServing() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect(); MemoryBacking small = MemoryBacking.memfd("small", 1 << 20))
+        {
+            negotiate(fe);
+            fe.send(99, NEED_REPLY, new byte[0]);
+            assertNotEquals(0, fe.u64Reply(99), "unknown request");
+
+            fe.send(VhostUserRequest.SET_VRING_KICK, NEED_REPLY, u64(0));
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_KICK), "kick without an fd and without NOFD");
+
+            fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0, 2L << 20, USER_BASE, 0), small.fd());
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.ADD_MEM_REG), "region past the end of its file");
+
+            addMemory(fe);
+            fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0x1000, 0x1000, USER_BASE + (8L << 20), 0), small.fd());
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.ADD_MEM_REG), "region overlapping another");
+
+            fe.send(VhostUserRequest.SET_VRING_NUM, NEED_REPLY, state(0, 100));
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_NUM), "ring size not a power of two");
+
+            fe.send(VhostUserRequest.SET_VRING_NUM, NEED_REPLY, state(7, 64));
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_NUM), "ring index out of range");
+
+            // A ring outside mapped memory is not started; the connection and the server go on.
+            try (EventFd kick = EventFd.create(); EventFd call = EventFd.create())
+            {
+                fe.send(VhostUserRequest.SET_VRING_NUM, 0, state(0, 64));
+                fe.send(VhostUserRequest.SET_VRING_ADDR, 0, address(0, 0x1000, 0x2000, 0x3000));
+                fe.send(VhostUserRequest.SET_VRING_CALL, 0, u64(0), call.fd());
+                fe.send(VhostUserRequest.SET_VRING_KICK, 0, u64(0), kick.fd());
+                fe.send(VhostUserRequest.SET_VRING_ENABLE, NEED_REPLY, state(0, 1));
+                assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_ENABLE));
+            }
+            fe.send(VhostUserRequest.GET_FEATURES, 0, new byte[0]);
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.GET_FEATURES), "still answering");
+            assertEquals(6, server.refusedMessages());
+            assertEquals(0, server.connectionsClosedOnError());
+        }
+    }
+}
