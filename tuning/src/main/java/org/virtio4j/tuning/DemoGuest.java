@@ -116,9 +116,10 @@ final class DemoGuest implements Runnable
     {
         final DriverQueue queue = queues[q];
         int done = 0;
-        final long now = System.nanoTime();
         while (queue.pollUsed(false))
         {
+            // One clock read per completion: a request resubmitted in this loop may complete within it.
+            final long now = System.nanoTime();
             final int head = queue.lastUsedId();
             recorder.recordValue(Math.max(0, now - submitNanos[q][head]));
             final long status = memory.getU8(slotAddress(q, slotOfHead[q][head]) + VirtioBlk.HEADER_SIZE);
