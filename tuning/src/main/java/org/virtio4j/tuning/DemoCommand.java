@@ -1,14 +1,11 @@
 package org.virtio4j.tuning;
 
-import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
 import org.virtio4j.devices.blk.BlkBackend;
 import org.virtio4j.devices.blk.BlkDevice;
@@ -136,7 +133,6 @@ final class DemoCommand implements Callable<Integer>
                 context.actorCpus(EngineContext.parseCpus(cpus)).pollerCpus(EngineContext.parseCpus(cpus));
             }
             final Recorder recorder = new Recorder(3);
-            final Histogram total = new Histogram(3);
             try (Engine engine = Engine.launch(context))
             {
                 final DeviceHandle handle = engine.attach("blk0", device, memory, deviceQueues, kicks, calls);
@@ -145,40 +141,13 @@ final class DemoCommand implements Callable<Integer>
                 System.out.println("counters: " + (engine.countersFile() != null ? engine.countersFile().path() : "in memory"));
                 final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, disk.capacity(),
                     queues * queueStride, recorder);
-                final Thread guestThread = new Thread(guest, "virtio4j-demo-guest");
-                guestThread.start();
-                Histogram interval = null;
-                final long start = System.nanoTime();
-                for (int second = 1; second <= durationSeconds; second++)
-                {
-                    final long wakeAt = start + second * 1_000_000_000L;
-                    long wait;
-                    while ((wait = wakeAt - System.nanoTime()) > 0)
-                    {
-                        Thread.sleep(wait / 1_000_000, (int)(wait % 1_000_000));
-                    }
-                    interval = recorder.getIntervalHistogram(interval);
-                    total.add(interval);
-                    printProgress(second, interval);
-                }
-                guest.stop();
-                guestThread.join();
+                new FioJob(blockSize, durationSeconds, hgrm).run(guest, recorder);
                 handle.stop().join();
-                final double seconds = (System.nanoTime() - start) / 1e9;
-                printSummary(total, seconds, guest);
                 for (int q = 0; q < queues; q++)
                 {
                     kicks[q].close();
                     calls[q].close();
                 }
-            }
-            if (hgrm != null)
-            {
-                try (PrintStream out = new PrintStream(new FileOutputStream(hgrm.toFile())))
-                {
-                    total.outputPercentileDistribution(out, 1000.0);
-                }
-                System.out.println("latency distribution (us) written to " + hgrm);
             }
         }
         return 0;
@@ -246,32 +215,5 @@ final class DemoCommand implements Callable<Integer>
             }
             default -> new RamBackend(size);
         };
-    }
-
-    private void printProgress(final int second, final Histogram interval)
-    {
-        final long count = interval.getTotalCount();
-        System.out.printf(Locale.ROOT, "[%3ds] %,12d IOPS %10.1f MB/s   p50 %8.2f us   p99 %8.2f us%n",
-            second, count, count * (double)blockSize / 1e6,
-            interval.getValueAtPercentile(50) / 1000.0, interval.getValueAtPercentile(99) / 1000.0);
-    }
-
-    private void printSummary(final Histogram total, final double seconds, final DemoGuest guest)
-    {
-        final long count = total.getTotalCount();
-        System.out.printf(Locale.ROOT, "%ntotal: %,d requests in %.1f s: %,.0f IOPS, %.1f MB/s; %d failed; %,d kicks%n",
-            count, seconds, count / seconds, count * (double)blockSize / seconds / 1e6, guest.failed(), guest.kicksSent());
-        System.out.println("latency (us), HdrHistogram:");
-        for (final double percentile : new double[] {50, 90, 99, 99.9, 99.99})
-        {
-            System.out.printf(Locale.ROOT, "  p%-6s %10.2f%n", trim(percentile), total.getValueAtPercentile(percentile) / 1000.0);
-        }
-        System.out.printf(Locale.ROOT, "  max     %10.2f%n", total.getMaxValue() / 1000.0);
-        System.out.printf(Locale.ROOT, "  mean    %10.2f%n", total.getMean() / 1000.0);
-    }
-
-    private static String trim(final double percentile)
-    {
-        return percentile == Math.rint(percentile) ? String.valueOf((long)percentile) : String.valueOf(percentile);
     }
 }

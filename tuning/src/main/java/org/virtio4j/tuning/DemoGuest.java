@@ -19,7 +19,7 @@ import org.virtio4j.virtio.driver.DriverQueue;
  *
  * <p>Allocates nothing per request.
  */
-final class DemoGuest implements Runnable
+public final class DemoGuest implements Runnable
 {
     private static final long SPIN_BEFORE_SLEEP_NANOS = 50_000;
     private static final int SLEEP_MILLIS = 10;
@@ -43,7 +43,19 @@ final class DemoGuest implements Runnable
     private long failed;
     private long kicksSent;
 
-    DemoGuest(final GuestMemory memory, final DriverQueue[] queues, final EventFd[] kicks, final EventFd[] calls, final int iodepth,
+    /**
+     * @param memory      the guest memory the queues and request slots are in.
+     * @param queues      the driver's half of each queue.
+     * @param kicks       each queue's kick eventfd.
+     * @param calls       each queue's call eventfd.
+     * @param iodepth     requests in flight per queue.
+     * @param blockSize   bytes per request.
+     * @param readPercent percent of requests that read (the rest write).
+     * @param diskBytes   the disk's size (random offsets stay below it).
+     * @param dataBase    where the request slots start in guest memory ({@link #slotBytes} per queue).
+     * @param recorder    where latencies go, in ns.
+     */
+    public DemoGuest(final GuestMemory memory, final DriverQueue[] queues, final EventFd[] kicks, final EventFd[] calls, final int iodepth,
         final int blockSize, final int readPercent, final long diskBytes, final long dataBase, final Recorder recorder)
     {
         this.memory = memory;
@@ -61,8 +73,12 @@ final class DemoGuest implements Runnable
         callPoller = new FdPoller(queues.length);
     }
 
-    /** @return the guest memory one queue's request slots need, from {@code dataBase}. */
-    static long slotBytes(final int iodepth, final int blockSize)
+    /**
+     * @param iodepth   requests in flight per queue.
+     * @param blockSize bytes per request.
+     * @return the guest memory one queue's request slots need, from {@code dataBase}.
+     */
+    public static long slotBytes(final int iodepth, final int blockSize)
     {
         return (long)iodepth * (4096L + blockSize);
     }
@@ -187,22 +203,26 @@ final class DemoGuest implements Runnable
         }
     }
 
-    void stop()
+    /** Stops submitting; the thread returns. */
+    public void stop()
     {
         running = false;
     }
 
-    long completed()
+    /** @return requests completed with status OK. */
+    public long completed()
     {
         return completed;
     }
 
-    long failed()
+    /** @return requests completed with another status. */
+    public long failed()
     {
         return failed;
     }
 
-    long kicksSent()
+    /** @return kicks the guest sent. */
+    public long kicksSent()
     {
         return kicksSent;
     }

@@ -10,23 +10,38 @@ import static org.virtio4j.memory.GuestMemory.LE_U32;
 import static org.virtio4j.memory.GuestMemory.LE_U64;
 
 /**
- * The front-end (VMM) side of vhost-user, for tests: sends requests with fds and reads replies, byte for byte as
- * QEMU does.
+ * The front-end (VMM) side of vhost-user: sends requests with fds and reads replies, byte for byte as QEMU does.
+ * Tests use it to drive the server with good and bad messages; the load generator uses it to play a VMM against
+ * any vhost-user-blk back-end.
+ *
+ * <p>One thread at a time.
  */
-final class VhostUserFrontEnd implements AutoCloseable
+public final class VhostUserFrontEnd implements AutoCloseable
 {
     private final UnixSocket socket;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment out = arena.allocate(8192, 8);
     private final MemorySegment in = arena.allocate(8192, 8);
 
-    VhostUserFrontEnd(final String path) throws ErrnoException
+    /**
+     * @param path the back-end's socket.
+     * @throws ErrnoException if the connection fails.
+     */
+    public VhostUserFrontEnd(final String path) throws ErrnoException
     {
         socket = UnixSocket.connect(path);
     }
 
-    /** Sends a request; {@code payload} is written little-endian as u64 words unless raw bytes are given. */
-    void send(final int request, final int flags, final byte[] payload, final int... fds) throws ErrnoException
+    /**
+     * Sends a request.
+     *
+     * @param request the request code.
+     * @param flags   NEED_REPLY or 0 (the version is added).
+     * @param payload the payload bytes.
+     * @param fds     descriptors to pass with it.
+     * @throws ErrnoException if the send fails.
+     */
+    public void send(final int request, final int flags, final byte[] payload, final int... fds) throws ErrnoException
     {
         out.set(LE_U32, 0, request);
         out.set(LE_U32, 4, VhostUserMessage.VERSION | flags);
@@ -35,17 +50,25 @@ final class VhostUserFrontEnd implements AutoCloseable
         socket.send(out, VhostUserMessage.HEADER_SIZE + payload.length, fds, fds.length);
     }
 
-    /** Sends raw bytes (for malformed messages). */
-    void sendRaw(final byte[] bytes) throws ErrnoException
+    /**
+     * Sends raw bytes (for malformed messages).
+     *
+     * @param bytes the bytes.
+     * @throws ErrnoException if the send fails.
+     */
+    public void sendRaw(final byte[] bytes) throws ErrnoException
     {
         MemorySegment.copy(MemorySegment.ofArray(bytes), 0, out, 0, bytes.length);
         socket.send(out, bytes.length, new int[0], 0);
     }
 
     /**
-     * @return the reply payload of the next message, or null if the back-end closed the connection.
+     * @param expectedRequest the request being answered.
+     * @return the reply payload of the next message (valid until the next call), or null if the back-end closed
+     *         the connection.
+     * @throws ErrnoException if the receive fails.
      */
-    MemorySegment reply(final int expectedRequest) throws ErrnoException
+    public MemorySegment reply(final int expectedRequest) throws ErrnoException
     {
         if (!socket.receiveFully(in, 0, VhostUserMessage.HEADER_SIZE))
         {
@@ -65,7 +88,12 @@ final class VhostUserFrontEnd implements AutoCloseable
         return in.asSlice(VhostUserMessage.HEADER_SIZE, size);
     }
 
-    long u64Reply(final int request) throws ErrnoException
+    /**
+     * @param request the request being answered.
+     * @return the u64 reply (a REPLY_ACK answer: 0 for success).
+     * @throws ErrnoException if the receive fails.
+     */
+    public long u64Reply(final int request) throws ErrnoException
     {
         final MemorySegment payload = reply(request);
         if (payload == null)
@@ -75,20 +103,32 @@ final class VhostUserFrontEnd implements AutoCloseable
         return payload.get(LE_U64, 0);
     }
 
-    /** @return true if the back-end closed the connection (a read sees end of stream). */
-    boolean closedByBackEnd() throws ErrnoException
+    /**
+     * @return true if the back-end closed the connection (a read sees end of stream).
+     * @throws ErrnoException if the receive fails.
+     */
+    public boolean closedByBackEnd() throws ErrnoException
     {
         return !socket.receiveFully(in, 0, 1);
     }
 
-    static byte[] u64(final long value)
+    /**
+     * @param value a u64.
+     * @return its payload bytes.
+     */
+    public static byte[] u64(final long value)
     {
         final byte[] bytes = new byte[8];
         MemorySegment.ofArray(bytes).set(LE_U64, 0, value);
         return bytes;
     }
 
-    static byte[] state(final int index, final int num)
+    /**
+     * @param index a ring index.
+     * @param num   the value.
+     * @return a vring state payload.
+     */
+    public static byte[] state(final int index, final int num)
     {
         final byte[] bytes = new byte[8];
         MemorySegment.ofArray(bytes).set(LE_U32, 0, index);
@@ -96,7 +136,14 @@ final class VhostUserFrontEnd implements AutoCloseable
         return bytes;
     }
 
-    static byte[] region(final long gpa, final long size, final long userAddr, final long mmapOffset)
+    /**
+     * @param gpa        guest-physical base.
+     * @param size       size.
+     * @param userAddr   front-end virtual address.
+     * @param mmapOffset offset in the fd.
+     * @return a single-region payload (ADD_MEM_REG / REM_MEM_REG).
+     */
+    public static byte[] region(final long gpa, final long size, final long userAddr, final long mmapOffset)
     {
         final byte[] bytes = new byte[VhostUserMessage.SINGLE_REGION_SIZE];
         final MemorySegment segment = MemorySegment.ofArray(bytes);
@@ -107,7 +154,14 @@ final class VhostUserFrontEnd implements AutoCloseable
         return bytes;
     }
 
-    static byte[] address(final int index, final long desc, final long used, final long avail)
+    /**
+     * @param index a ring index.
+     * @param desc  descriptor table (front-end address).
+     * @param used  used ring.
+     * @param avail available ring.
+     * @return a vring address payload.
+     */
+    public static byte[] address(final int index, final long desc, final long used, final long avail)
     {
         final byte[] bytes = new byte[VhostUserMessage.VRING_ADDR_SIZE];
         final MemorySegment segment = MemorySegment.ofArray(bytes);
