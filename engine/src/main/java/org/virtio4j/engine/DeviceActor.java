@@ -15,6 +15,7 @@ import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.OffloadingDevice;
+import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.memory.linux.FdPoller;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.QueueState;
@@ -44,6 +45,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private int touchedCount;
     private int eventsThisBatch;
     private DeviceHandle[] offloaded = new DeviceHandle[0];
+    private DeviceHandle[] polled = new DeviceHandle[0];
     private int[] completedPerQueue = new int[1];
     private final List<Runnable> waitingForInFlight = new ArrayList<>();
 
@@ -105,6 +107,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             work += drainOffloaded();
         }
+        if (polled.length > 0)
+        {
+            work += pollDevices();
+        }
         if (ringPoller != null)
         {
             eventsThisBatch = 0;
@@ -159,22 +165,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
                 continue;
             }
             work += drained;
-            for (int q = 0; q < device.bindings.length; q++)
-            {
-                final int completed = counts[q];
-                if (completed > 0)
-                {
-                    counts[q] = 0;
-                    final QueueBinding binding = device.bindings[q];
-                    binding.chains.getAndAddRelease(completed);
-                    binding.completedSinceSignal += completed;
-                    if (!binding.touched)
-                    {
-                        binding.touched = true;
-                        touched[touchedCount++] = binding;
-                    }
-                }
-            }
+            touchCompleted(device, counts);
         }
         if (work > 0)
         {
@@ -194,6 +185,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     void detach(final DeviceHandle device)
     {
         offloaded = Arrays.stream(offloaded).filter(d -> d != device).toArray(DeviceHandle[]::new);
+        polled = Arrays.stream(polled).filter(d -> d != device).toArray(DeviceHandle[]::new);
         int kept = 0;
         for (int i = 0; i < touchedCount; i++)
         {
@@ -210,6 +202,66 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         }
         touchedCount = kept;
         waitingForInFlight.removeIf(step -> step instanceof InFlightWait wait && wait.device == device);
+    }
+
+    /** Polls the devices with outside work (host sockets): what they complete is signalled at the batch end. */
+    private int pollDevices()
+    {
+        int work = 0;
+        for (final DeviceHandle device : polled)
+        {
+            if (device.state != DeviceHandle.RUNNING)
+            {
+                continue;
+            }
+            final int[] counts = completedPerQueue;
+            try
+            {
+                work += ((PolledDevice)device.device()).poll(counts);
+            }
+            catch (final DeviceException | RuntimeException e)
+            {
+                Arrays.fill(counts, 0);
+                failDevice(device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+                continue;
+            }
+            touchCompleted(device, counts);
+        }
+        if (touchedCount > 0)
+        {
+            endOfBatch();
+        }
+        return work;
+    }
+
+    private void touchCompleted(final DeviceHandle device, final int[] counts)
+    {
+        for (int q = 0; q < device.bindings.length; q++)
+        {
+            final int completed = counts[q];
+            if (completed > 0)
+            {
+                counts[q] = 0;
+                final QueueBinding binding = device.bindings[q];
+                binding.chains.getAndAddRelease(completed);
+                binding.completedSinceSignal += completed;
+                if (!binding.touched)
+                {
+                    binding.touched = true;
+                    touched[touchedCount++] = binding;
+                }
+            }
+        }
+    }
+
+    void addPolled(final DeviceHandle device)
+    {
+        polled = Arrays.copyOf(polled, polled.length + 1);
+        polled[polled.length - 1] = device;
+        if (completedPerQueue.length < device.bindings.length)
+        {
+            completedPerQueue = new int[device.bindings.length];
+        }
     }
 
     void addOffloaded(final DeviceHandle device)
@@ -525,11 +577,25 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
                 return false;
             }
         }
+        for (final DeviceHandle device : polled)
+        {
+            if (device.state == DeviceHandle.RUNNING && ((PolledDevice)device.device()).busy())
+            {
+                return false;
+            }
+        }
         return true;
     }
 
     @Override
     public void addWakeFds(final FdPoller poller)
     {
+        for (final DeviceHandle device : polled)
+        {
+            if (device.state == DeviceHandle.RUNNING)
+            {
+                ((PolledDevice)device.device()).addWakeFds(poller::add);
+            }
+        }
     }
 }

@@ -16,6 +16,7 @@ import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
 import org.virtio4j.devices.core.OffloadingDevice;
+import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.devices.core.VirtioDevice;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.ErrnoException;
@@ -223,6 +224,10 @@ public final class Engine implements AutoCloseable
             if (worker != null)
             {
                 actor.addOffloaded(handle);
+            }
+            if (device instanceof PolledDevice)
+            {
+                actor.addPolled(handle);
             }
             future.complete(null);
         });

@@ -15,10 +15,13 @@ import org.virtio4j.devices.blk.BlkOptions;
 import org.virtio4j.devices.blk.FileBackend;
 import org.virtio4j.devices.blk.NullBackend;
 import org.virtio4j.devices.blk.RamBackend;
+import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.devices.vsock.VsockDevice;
 import org.virtio4j.engine.Engine;
 import org.virtio4j.engine.EngineContext;
 import org.virtio4j.engine.ThreadingMode;
 import org.virtio4j.transport.vhost.VhostUserServer;
+import org.virtio4j.transport.vsock.VsockHost;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,12 +31,15 @@ import picocli.CommandLine.Option;
  * request in flight completes, and file backends are flushed.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
-    description = "Serve virtio devices to VMMs (QEMU, Cloud Hypervisor, ...) over vhost-user.")
+    description = "Serve virtio devices (blk, vsock) to VMMs (QEMU, Cloud Hypervisor, ...) over vhost-user.")
 final class ServeCommand implements Callable<Integer>
 {
     @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
         "[,backend=file|ram|null][,size=BYTES][,serial=ID]. Repeatable.")
     List<String> blk = new ArrayList<>();
+
+    @Option(names = "--vsock", description = "A virtio-vsock device: socket=PATH,cid=N,uds=PATH. Repeatable.")
+    List<String> vsock = new ArrayList<>();
 
     @Option(names = "--threading", defaultValue = "SHARED", description = "Engine threading: SHARED, DEDICATED, RUN_TO_COMPLETION (default: ${DEFAULT-VALUE}).")
     ThreadingMode threading;
@@ -44,23 +50,27 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--cpus", description = "CPUs for the engine threads, comma-separated.")
     String cpus;
 
-    /** A device to serve: its socket, device, and backend. */
-    private record Served(Path socket, String name, BlkDevice device, BlkBackend backend)
+    /** A device to serve: its socket, device, what it stands on (closed at shutdown), and a description. */
+    private record Served(Path socket, String name, VirtioDevice device, AutoCloseable backing, String description)
     {
     }
 
     @Override
     public Integer call() throws Exception
     {
-        if (blk.isEmpty())
+        if (blk.isEmpty() && vsock.isEmpty())
         {
-            System.err.println("virtio4j serve: nothing to serve (give --blk socket=...,path=...)");
+            System.err.println("virtio4j serve: nothing to serve (give --blk socket=...,path=... or --vsock socket=...,cid=...,uds=...)");
             return 2;
         }
         final List<Served> devices = new ArrayList<>();
         for (int i = 0; i < blk.size(); i++)
         {
             devices.add(blkDevice("blk" + i, parse(blk.get(i))));
+        }
+        for (int i = 0; i < vsock.size(); i++)
+        {
+            devices.add(vsockDevice("vsock" + i, parse(vsock.get(i))));
         }
         final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle);
         if (cpus != null)
@@ -75,7 +85,7 @@ final class ServeCommand implements Callable<Integer>
             for (final Served served : devices)
             {
                 servers.add(new VhostUserServer(served.socket, served.name, served.device, engine));
-                System.out.println("virtio4j serve: " + served.name + " (virtio-blk, " + served.backend + ") listening on " + served.socket);
+                System.out.println("virtio4j serve: " + served.name + " (" + served.description + ") listening on " + served.socket);
             }
             if (engine.countersFile() != null)
             {
@@ -105,7 +115,7 @@ final class ServeCommand implements Callable<Integer>
         {
             for (final Served served : devices)
             {
-                closeBackend(served.backend);
+                closeBacking(served.backing);
             }
             System.out.println("virtio4j serve: stopped");
             System.out.flush();
@@ -114,17 +124,36 @@ final class ServeCommand implements Callable<Integer>
         return 0;
     }
 
-    private static void closeBackend(final BlkBackend backend)
+    private static void closeBacking(final AutoCloseable backing)
     {
         try
         {
-            backend.flush();
-            backend.close();
+            if (backing instanceof BlkBackend backend)
+            {
+                backend.flush();
+            }
+            backing.close();
         }
-        catch (final IOException e)
+        catch (final Exception e)
         {
-            System.err.println("virtio4j serve: closing " + backend + ": " + e.getMessage());
+            System.err.println("virtio4j serve: closing " + backing + ": " + e.getMessage());
         }
+    }
+
+    private static Served vsockDevice(final String name, final Map<String, String> options) throws IOException
+    {
+        for (final String key : options.keySet())
+        {
+            if (!List.of("socket", "cid", "uds").contains(key))
+            {
+                throw new IllegalArgumentException("--vsock: unknown option " + key);
+            }
+        }
+        final long cid = Long.parseLong(require(options, "cid", "--vsock"));
+        final Path uds = Path.of(require(options, "uds", "--vsock"));
+        final VsockHost host = new VsockHost(cid, uds);
+        return new Served(Path.of(require(options, "socket", "--vsock")), name, new VsockDevice(cid, 256, host), host,
+            "virtio-vsock, cid " + cid + ", host sockets " + uds + "_<port>");
     }
 
     static Map<String, String> parse(final String spec)
@@ -169,15 +198,20 @@ final class ServeCommand implements Callable<Integer>
                 throw new IllegalArgumentException("--blk: unknown option " + key);
             }
         }
-        return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions), backend);
+        return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions), backend, "virtio-blk, " + backend);
     }
 
     private static String require(final Map<String, String> options, final String key)
     {
+        return require(options, key, "--blk");
+    }
+
+    private static String require(final Map<String, String> options, final String key, final String option)
+    {
         final String value = options.get(key);
         if (value == null || value.isEmpty())
         {
-            throw new IllegalArgumentException("--blk needs " + key + "=...");
+            throw new IllegalArgumentException(option + " needs " + key + "=...");
         }
         return value;
     }

@@ -1,6 +1,9 @@
 package org.virtio4j.tuning;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -8,6 +11,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -47,6 +52,16 @@ final class GuestImage
     static GuestImage build(final Path dir, final List<String> modules, final List<Path> programs, final String initScript)
         throws IOException, InterruptedException
     {
+        return build(dir, modules, programs, Map.of(), initScript);
+    }
+
+    /**
+     * @param files extra files: path in the guest to host file (static programs built by the test).
+     * @see #build(Path, List, List, String)
+     */
+    static GuestImage build(final Path dir, final List<String> modules, final List<Path> programs, final Map<String, Path> files,
+        final String initScript) throws IOException, InterruptedException
+    {
         require(Path.of(QEMU), "qemu-system-x86");
         require(BUSYBOX, "busybox-static");
         final Path kernel;
@@ -77,11 +92,18 @@ final class GuestImage
         {
             require(program, "the package that holds " + program);
             copyInto(root, program);
-            final Matcher libraries = LIBRARY.matcher(run("ldd", program.toString()));
+            final Matcher libraries = LIBRARY.matcher(ldd(program));
             while (libraries.find())
             {
                 copyInto(root, Path.of(libraries.group(1)));
             }
+        }
+        for (final Map.Entry<String, Path> file : files.entrySet())
+        {
+            final Path target = root.resolve(file.getKey().substring(1));
+            Files.createDirectories(target.getParent());
+            Files.copy(file.getValue(), target, StandardCopyOption.REPLACE_EXISTING);
+            Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
         final Path init = root.resolve("init");
         Files.writeString(init, initScript.replace("@MODULES@", String.join(" ", order)));
@@ -116,6 +138,15 @@ final class GuestImage
         Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
+    /** @return ldd's output, or nothing for a static program. */
+    private static String ldd(final Path program) throws IOException, InterruptedException
+    {
+        final Process process = new ProcessBuilder("ldd", program.toString()).redirectErrorStream(true).start();
+        final String output = new String(process.getInputStream().readAllBytes());
+        process.waitFor(60, TimeUnit.SECONDS);
+        return process.exitValue() == 0 ? output : "";
+    }
+
     static String run(final String... command) throws IOException, InterruptedException
     {
         final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
@@ -144,19 +175,39 @@ final class GuestImage
      */
     String bootWithBlk(final Path socket, final int cpus, final int timeoutSec) throws IOException, InterruptedException
     {
-        final List<String> command = List.of(QEMU,
+        return boot(List.of("-chardev", "socket,id=c0,path=" + socket,
+            "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + cpus + ",queue-size=128"), cpus, timeoutSec, line -> { });
+    }
+
+    /**
+     * Boots the guest with the given devices.
+     *
+     * @param devices    QEMU arguments adding the devices.
+     * @param cpus       vCPUs.
+     * @param timeoutSec the most the guest may take.
+     * @param listener   told each console line as it comes (on a reader thread).
+     * @return everything the guest printed.
+     */
+    String boot(final List<String> devices, final int cpus, final int timeoutSec, final Consumer<String> listener)
+        throws IOException, InterruptedException
+    {
+        final List<String> command = new ArrayList<>(List.of(QEMU,
             "-machine", "q35", "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "512M", "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", "console=ttyS0 quiet panic=-1",
-            "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem",
-            "-chardev", "socket,id=c0,path=" + socket,
-            "-device", "vhost-user-blk-pci,chardev=c0,num-queues=" + cpus + ",queue-size=128");
+            "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem"));
+        command.addAll(devices);
         final Process qemu = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final StringBuilder output = new StringBuilder();
+        final StringBuffer output = new StringBuffer();
         final Thread reader = Thread.ofPlatform().start(() ->
         {
-            try
+            try (BufferedReader lines = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8)))
             {
-                output.append(new String(qemu.getInputStream().readAllBytes()));
+                String line;
+                while ((line = lines.readLine()) != null)
+                {
+                    output.append(line).append('\n');
+                    listener.accept(line);
+                }
             }
             catch (final IOException e)
             {

@@ -1,10 +1,11 @@
 package org.virtio4j.devices.vsock;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.IntConsumer;
 
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
-import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.DescriptorChain;
@@ -24,7 +25,7 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
  *
  * <p>Not thread-safe: one actor drives the device.
  */
-public final class VsockDevice implements VirtioDevice
+public final class VsockDevice implements PolledDevice
 {
     /** The most data one packet carries (what Linux's virtio transport uses). */
     public static final int MAX_PACKET_DATA = 64 * 1024;
@@ -149,6 +150,31 @@ public final class VsockDevice implements VirtioDevice
         }
     }
 
+    @Override
+    public int poll(final int[] completedPerQueue) throws DeviceException
+    {
+        int work = handler.pollHost();
+        if (queues != null && handler.hasPacketForGuest())
+        {
+            final int delivered = process(VirtioVsock.RXQ, false);
+            completedPerQueue[VirtioVsock.RXQ] += delivered;
+            work += delivered;
+        }
+        return work;
+    }
+
+    @Override
+    public boolean busy()
+    {
+        return handler.busy();
+    }
+
+    @Override
+    public void addWakeFds(final IntConsumer sink)
+    {
+        handler.addWakeFds(sink);
+    }
+
     /**
      * Fills receive buffers with the handler's waiting packets.
      *
@@ -211,12 +237,15 @@ public final class VsockDevice implements VirtioDevice
             if (error == null)
             {
                 final long data = handler.fillPacketForGuest(memory, packet);
-                if (data >= 0)
+                if (data < 0)
                 {
-                    packet.writeHeader(memory);
-                    used = (int)(VsockHeaderLayout.SIZE + data);
-                    packetsToGuest++;
+                    // Nothing after all: the buffer stays the guest's for the next packet.
+                    iter.goToPreviousPosition();
+                    break;
                 }
+                packet.writeHeader(memory);
+                used = (int)(VsockHeaderLayout.SIZE + data);
+                packetsToGuest++;
             }
             else
             {

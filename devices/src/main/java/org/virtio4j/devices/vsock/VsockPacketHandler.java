@@ -1,5 +1,7 @@
 package org.virtio4j.devices.vsock;
 
+import java.util.function.IntConsumer;
+
 import org.virtio4j.memory.GuestMemory;
 
 /**
@@ -29,4 +31,25 @@ public interface VsockPacketHandler
      * @return the data bytes written (the header's len), or -1 if no packet was waiting after all.
      */
     long fillPacketForGuest(GuestMemory memory, VsockPacket packet);
+
+    /**
+     * Outside work (host sockets): called every duty cycle by the device's owner.
+     *
+     * @return the work done.
+     */
+    default int pollHost()
+    {
+        return 0;
+    }
+
+    /** @return true if there is work no descriptor will announce. */
+    default boolean busy()
+    {
+        return false;
+    }
+
+    /** @param sink given each descriptor whose readability means {@link #pollHost()} has work. */
+    default void addWakeFds(final IntConsumer sink)
+    {
+    }
 }

@@ -47,6 +47,18 @@ public final class UnixSocket implements AutoCloseable
     private static final MethodHandle RECVMSG = handle("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SENDMSG = handle("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SHUTDOWN = handle("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FCNTL = handle("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = handle("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = handle("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
+    private static final int O_NONBLOCK = 0x800;
+    private static final int EAGAIN = 11;
+    private static final int SHUT_WR = 1;
+    /** {@link #read} and {@link #write}: nothing could be moved now (the socket is non-blocking). */
+    public static final int WOULD_BLOCK = 0;
+    /** {@link #read}: the peer closed its side. */
+    public static final int END_OF_STREAM = -1;
 
     private final int fd;
     private final Arena arena = Arena.ofShared();
@@ -351,6 +363,142 @@ public final class UnixSocket implements AutoCloseable
     private static long align8(final long value)
     {
         return (value + 7) & ~7L;
+    }
+
+    /**
+     * Makes reads, writes and accepts on this socket return at once instead of waiting.
+     *
+     * @throws ErrnoException if fcntl fails.
+     */
+    public void configureNonBlocking() throws ErrnoException
+    {
+        try
+        {
+            final int flags = (int)check("fcntl", (int)FCNTL.invokeExact(state, fd, F_GETFL, 0), "fd=" + fd);
+            check("fcntl", (int)FCNTL.invokeExact(state, fd, F_SETFL, flags | O_NONBLOCK), "fd=" + fd);
+        }
+        catch (final ErrnoException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("fcntl", t);
+        }
+    }
+
+    /**
+     * Takes a pending connection of a non-blocking listening socket.
+     *
+     * @return the connection, or null if none is pending.
+     * @throws ErrnoException if accept fails for another reason.
+     */
+    public UnixSocket tryAccept() throws ErrnoException
+    {
+        try
+        {
+            final int client = (int)ACCEPT4.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+            if (client < 0)
+            {
+                if (Linux.errno(state) == EAGAIN)
+                {
+                    return null;
+                }
+                throw new ErrnoException("accept4", Linux.errno(state), "fd=" + fd);
+            }
+            return new UnixSocket(client);
+        }
+        catch (final ErrnoException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("accept4", t);
+        }
+    }
+
+    /**
+     * Reads what is there, without waiting on a non-blocking socket.
+     *
+     * @param buffer where to put the bytes.
+     * @param length the most bytes.
+     * @return the bytes read, {@link #WOULD_BLOCK} if none are there, or {@link #END_OF_STREAM}.
+     * @throws ErrnoException if the read fails (ECONNRESET when the peer reset it).
+     */
+    public long read(final MemorySegment buffer, final long length) throws ErrnoException
+    {
+        try
+        {
+            final long n = (long)READ.invokeExact(state, fd, buffer, length);
+            if (n > 0)
+            {
+                return n;
+            }
+            if (n == 0)
+            {
+                return length == 0 ? WOULD_BLOCK : END_OF_STREAM;
+            }
+            if (Linux.errno(state) == EAGAIN)
+            {
+                return WOULD_BLOCK;
+            }
+            throw new ErrnoException("read", Linux.errno(state), "fd=" + fd);
+        }
+        catch (final ErrnoException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("read", t);
+        }
+    }
+
+    /**
+     * Writes what fits, without waiting on a non-blocking socket.
+     *
+     * @param buffer the bytes.
+     * @param length how many.
+     * @return the bytes written, or {@link #WOULD_BLOCK} if none fit now.
+     * @throws ErrnoException if the write fails (EPIPE when the peer has gone).
+     */
+    public long write(final MemorySegment buffer, final long length) throws ErrnoException
+    {
+        try
+        {
+            final long n = (long)WRITE.invokeExact(state, fd, buffer, length, MSG_NOSIGNAL);
+            if (n >= 0)
+            {
+                return n;
+            }
+            if (Linux.errno(state) == EAGAIN)
+            {
+                return WOULD_BLOCK;
+            }
+            throw new ErrnoException("send", Linux.errno(state), "fd=" + fd);
+        }
+        catch (final ErrnoException e)
+        {
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("send", t);
+        }
+    }
+
+    /** Half-closes: the peer reads end of stream; this side can still read. */
+    public void shutdownOutput()
+    {
+        try
+        {
+            final int ignored = (int)SHUTDOWN.invokeExact(state, fd, SHUT_WR);
+        }
+        catch (final Throwable t)
+        {
+            throw new IllegalStateException("shutdown", t);
+        }
     }
 
     /** @return the file descriptor. */

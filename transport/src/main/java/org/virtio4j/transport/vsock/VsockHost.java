@@ -1,0 +1,630 @@
+package org.virtio4j.transport.vsock;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+
+import org.virtio4j.devices.vsock.VsockPacket;
+import org.virtio4j.devices.vsock.VsockPacketHandler;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.memory.linux.ErrnoException;
+import org.virtio4j.memory.linux.UnixSocket;
+import org.virtio4j.virtio.VirtioVsock;
+
+/**
+ * The host end of a guest's vsock connections, in the Firecracker / vhost-device-vsock convention: a guest
+ * connecting to CID 2 port P reaches the Unix socket {@code <uds>_P}; a host program connecting to {@code <uds>}
+ * and writing {@code CONNECT <port>\n} reaches the guest's port P and receives {@code OK <hostport>\n}.
+ *
+ * <p>It runs the connection state machine of the virtio-vsock spec (REQUEST, RESPONSE, RW, SHUTDOWN with its
+ * RCV/SEND flags, CREDIT_UPDATE, CREDIT_REQUEST, RST) with credit flow control both ways, a bounded number of
+ * connections and bounded buffers. Bad input — a malformed or unknown packet, a packet for a connection that does
+ * not exist, a credit violation — gets RST for that connection and a counter, never more.
+ *
+ * <p>Not thread-safe: driven by the device's owner (its actor), through {@link VsockPacketHandler}.
+ */
+public final class VsockHost implements VsockPacketHandler, AutoCloseable
+{
+    /** Most connections at once. */
+    public static final int MAX_CONNECTIONS = 64;
+    private static final int FIRST_HOST_PORT = 1024;
+    private static final int MAX_HANDSHAKE = 64;
+    private static final int ORPHAN_RST_LIMIT = 256;
+
+    private final long guestCid;
+    private final Path uds;
+    private final UnixSocket listener;
+    private final List<VsockConnection> connections = new ArrayList<>();
+    private final List<VsockConnection> handshaking = new ArrayList<>();
+    private final ArrayDeque<long[]> orphanResets = new ArrayDeque<>();
+    private int nextHostPort = FIRST_HOST_PORT;
+    private long resets;
+    private long badPackets;
+    private long creditViolations;
+    private long refusedConnections;
+
+    /**
+     * @param guestCid the guest's context id.
+     * @param uds      the host socket path prefix; the server listens on it for host-initiated connections.
+     * @throws IOException if the listening socket cannot be bound.
+     */
+    public VsockHost(final long guestCid, final Path uds) throws IOException
+    {
+        this.guestCid = guestCid;
+        this.uds = uds;
+        Files.deleteIfExists(uds);
+        listener = UnixSocket.listen(uds.toString(), 16);
+        listener.configureNonBlocking();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Guest to host
+    // ---------------------------------------------------------------------------------------------------------------
+
+    @Override
+    public void onTransmit(final GuestMemory memory, final VsockPacket packet)
+    {
+        final int guestPort = packet.srcPort();
+        final int hostPort = packet.dstPort();
+        final VsockConnection connection = find(guestPort, hostPort);
+        if (packet.srcCid() != guestCid || packet.dstCid() != VirtioVsock.HOST_CID || packet.type() != VirtioVsock.TYPE_STREAM)
+        {
+            badPackets++;
+            if (packet.op() != VirtioVsock.OP_RST)
+            {
+                reset(connection, guestPort, hostPort);
+            }
+            return;
+        }
+        if (connection != null)
+        {
+            connection.updatePeerCredit(packet.bufAlloc(), packet.fwdCnt());
+        }
+        switch (packet.op())
+        {
+            case VirtioVsock.OP_REQUEST -> onRequest(connection, packet);
+            case VirtioVsock.OP_RESPONSE -> onResponse(connection, guestPort, hostPort);
+            case VirtioVsock.OP_RW -> onData(connection, memory, packet);
+            case VirtioVsock.OP_CREDIT_UPDATE ->
+            {
+                if (connection == null)
+                {
+                    badPackets++;
+                    reset(null, guestPort, hostPort);
+                }
+            }
+            case VirtioVsock.OP_CREDIT_REQUEST ->
+            {
+                if (connection == null)
+                {
+                    badPackets++;
+                    reset(null, guestPort, hostPort);
+                }
+                else
+                {
+                    connection.pendingControl |= VsockConnection.SEND_CREDIT_UPDATE;
+                }
+            }
+            case VirtioVsock.OP_SHUTDOWN -> onShutdown(connection, packet, guestPort, hostPort);
+            case VirtioVsock.OP_RST ->
+            {
+                if (connection != null)
+                {
+                    remove(connection);
+                }
+            }
+            default ->
+            {
+                badPackets++;
+                reset(connection, guestPort, hostPort);
+            }
+        }
+    }
+
+    private void onRequest(final VsockConnection existing, final VsockPacket packet)
+    {
+        if (existing != null)
+        {
+            badPackets++;
+            reset(existing, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        if (connections.size() >= MAX_CONNECTIONS)
+        {
+            refusedConnections++;
+            reset(null, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        final Path target = Path.of(uds + "_" + Integer.toUnsignedString(packet.dstPort()));
+        final UnixSocket socket;
+        try
+        {
+            socket = UnixSocket.connect(target.toString());
+            socket.configureNonBlocking();
+        }
+        catch (final ErrnoException | IllegalArgumentException e)
+        {
+            refusedConnections++;
+            reset(null, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        final VsockConnection connection = new VsockConnection(packet.srcPort(), packet.dstPort(), socket, VsockConnection.CONNECTED);
+        connection.updatePeerCredit(packet.bufAlloc(), packet.fwdCnt());
+        connection.pendingControl |= VsockConnection.SEND_RESPONSE;
+        connections.add(connection);
+    }
+
+    private void onResponse(final VsockConnection connection, final int guestPort, final int hostPort)
+    {
+        if (connection == null || connection.state != VsockConnection.CONNECTING)
+        {
+            badPackets++;
+            reset(connection, guestPort, hostPort);
+            return;
+        }
+        connection.state = VsockConnection.CONNECTED;
+        final byte[] ok = ("OK " + Integer.toUnsignedString(connection.hostPort) + "\n").getBytes(StandardCharsets.US_ASCII);
+        connection.acceptFromGuest(MemorySegment.ofArray(ok), ok.length);
+        // The OK line is ours, not the guest's: it does not count against the guest's credit.
+        connection.rxCnt -= ok.length;
+        connection.fwdCnt -= ok.length;
+        flush(connection);
+    }
+
+    private void onData(final VsockConnection connection, final GuestMemory memory, final VsockPacket packet)
+    {
+        if (connection == null || connection.state != VsockConnection.CONNECTED || connection.guestSendClosed)
+        {
+            badPackets++;
+            reset(connection, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        if (!packet.hasData())
+        {
+            return;
+        }
+        final MemorySegment data;
+        try
+        {
+            data = memory.slice(packet.dataAddr(), packet.dataLen());
+        }
+        catch (final RuntimeException e)
+        {
+            badPackets++;
+            reset(connection, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        if (!connection.acceptFromGuest(data, packet.dataLen()))
+        {
+            creditViolations++;
+            reset(connection, packet.srcPort(), packet.dstPort());
+            return;
+        }
+        flush(connection);
+    }
+
+    private void onShutdown(final VsockConnection connection, final VsockPacket packet, final int guestPort, final int hostPort)
+    {
+        if (connection == null)
+        {
+            badPackets++;
+            reset(null, guestPort, hostPort);
+            return;
+        }
+        if ((packet.flags() & VirtioVsock.SHUTDOWN_SEND) != 0)
+        {
+            connection.guestSendClosed = true;
+        }
+        if ((packet.flags() & VirtioVsock.SHUTDOWN_RCV) != 0)
+        {
+            connection.guestReceiveClosed = true;
+        }
+        flush(connection);
+        if (connection.guestSendClosed && connection.guestReceiveClosed)
+        {
+            // Both directions closed: the peer completes the close with RST.
+            connection.pendingControl |= VsockConnection.SEND_RST;
+        }
+    }
+
+    private void flush(final VsockConnection connection)
+    {
+        try
+        {
+            connection.flushToHost();
+            if (connection.guestSendClosed && connection.toHostCount == 0)
+            {
+                connection.socket.shutdownOutput();
+            }
+            if (connection.fwdCnt - connection.fwdCntAdvertised >= VsockConnection.BUF_ALLOC / 4)
+            {
+                connection.pendingControl |= VsockConnection.SEND_CREDIT_UPDATE;
+            }
+        }
+        catch (final ErrnoException e)
+        {
+            reset(connection, connection.guestPort, connection.hostPort);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Host to guest
+    // ---------------------------------------------------------------------------------------------------------------
+
+    @Override
+    public int pollHost()
+    {
+        int work = acceptHostConnections();
+        for (int i = handshaking.size() - 1; i >= 0; i--)
+        {
+            work += handshake(handshaking.get(i));
+        }
+        for (int i = connections.size() - 1; i >= 0; i--)
+        {
+            final VsockConnection connection = connections.get(i);
+            if (connection.state != VsockConnection.CONNECTED)
+            {
+                continue;
+            }
+            if (connection.toHostCount > 0)
+            {
+                flush(connection);
+            }
+            if (connection.guestReceiveClosed || connection.guestCredit() == 0)
+            {
+                continue;
+            }
+            try
+            {
+                final long n = connection.readFromHost();
+                if (n > 0)
+                {
+                    work++;
+                }
+                else if (n < 0 && !connection.eofSignalled)
+                {
+                    connection.eofSignalled = true;
+                    connection.pendingControl |= VsockConnection.SEND_SHUTDOWN;
+                    work++;
+                }
+            }
+            catch (final ErrnoException e)
+            {
+                reset(connection, connection.guestPort, connection.hostPort);
+            }
+        }
+        return work;
+    }
+
+    private int acceptHostConnections()
+    {
+        int accepted = 0;
+        while (true)
+        {
+            final UnixSocket socket;
+            try
+            {
+                socket = listener.tryAccept();
+                if (socket == null)
+                {
+                    return accepted;
+                }
+                socket.configureNonBlocking();
+            }
+            catch (final ErrnoException e)
+            {
+                return accepted;
+            }
+            if (connections.size() + handshaking.size() >= MAX_CONNECTIONS)
+            {
+                refusedConnections++;
+                closeQuietly(socket);
+                continue;
+            }
+            handshaking.add(new VsockConnection(0, nextHostPort(), socket, VsockConnection.HANDSHAKE));
+            accepted++;
+        }
+    }
+
+    private int nextHostPort()
+    {
+        final int port = nextHostPort;
+        nextHostPort = nextHostPort == Integer.MAX_VALUE ? FIRST_HOST_PORT : nextHostPort + 1;
+        return port;
+    }
+
+    /** Reads {@code CONNECT <port>\n} from a host program, then asks the guest to connect. */
+    private int handshake(final VsockConnection pending)
+    {
+        final MemorySegment one = pending.toGuest.asSlice(0, 1);
+        try
+        {
+            while (true)
+            {
+                final long n = pending.socket.read(one, 1);
+                if (n == UnixSocket.WOULD_BLOCK)
+                {
+                    return 0;
+                }
+                if (n == UnixSocket.END_OF_STREAM)
+                {
+                    handshaking.remove(pending);
+                    pending.close();
+                    return 1;
+                }
+                final char c = (char)one.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0);
+                if (c == '\n')
+                {
+                    break;
+                }
+                pending.handshake.append(c);
+                if (pending.handshake.length() > MAX_HANDSHAKE)
+                {
+                    throw new IllegalArgumentException("handshake too long");
+                }
+            }
+            final String line = pending.handshake.toString().trim();
+            if (!line.startsWith("CONNECT "))
+            {
+                throw new IllegalArgumentException(line);
+            }
+            final int guestPort = Integer.parseUnsignedInt(line.substring("CONNECT ".length()).trim());
+            handshaking.remove(pending);
+            final VsockConnection connection = new VsockConnection(guestPort, pending.hostPort, pending.socket, VsockConnection.CONNECTING);
+            connection.pendingControl |= VsockConnection.SEND_REQUEST;
+            connections.add(connection);
+            return 1;
+        }
+        catch (final ErrnoException | RuntimeException e)
+        {
+            refusedConnections++;
+            handshaking.remove(pending);
+            pending.close();
+            return 1;
+        }
+    }
+
+    @Override
+    public boolean hasPacketForGuest()
+    {
+        if (!orphanResets.isEmpty())
+        {
+            return true;
+        }
+        for (final VsockConnection connection : connections)
+        {
+            if (connection.pendingControl != 0 ||
+                connection.state == VsockConnection.CONNECTED && connection.toGuestCount > 0 && connection.guestCredit() > 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public long fillPacketForGuest(final GuestMemory memory, final VsockPacket packet)
+    {
+        final long[] orphan = orphanResets.poll();
+        if (orphan != null)
+        {
+            header(packet, (int)orphan[1], (int)orphan[0], VirtioVsock.OP_RST, 0, 0, 0, 0);
+            resets++;
+            return 0;
+        }
+        for (int i = 0; i < connections.size(); i++)
+        {
+            final VsockConnection connection = connections.get(i);
+            final long filled = fill(connection, memory, packet);
+            if (filled >= 0)
+            {
+                return filled;
+            }
+        }
+        return -1;
+    }
+
+    /** @return the data length of the packet made for this connection, or -1 if it has nothing to send. */
+    private long fill(final VsockConnection connection, final GuestMemory memory, final VsockPacket packet)
+    {
+        final int control = connection.pendingControl;
+        final int bufAlloc = VsockConnection.BUF_ALLOC;
+        if ((control & VsockConnection.SEND_RST) != 0)
+        {
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_RST, 0, 0, bufAlloc, (int)connection.fwdCnt);
+            resets++;
+            remove(connection);
+            return 0;
+        }
+        if ((control & VsockConnection.SEND_REQUEST) != 0)
+        {
+            connection.pendingControl &= ~VsockConnection.SEND_REQUEST;
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_REQUEST, 0, 0, bufAlloc, (int)connection.fwdCnt);
+            return 0;
+        }
+        if ((control & VsockConnection.SEND_RESPONSE) != 0)
+        {
+            connection.pendingControl &= ~VsockConnection.SEND_RESPONSE;
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_RESPONSE, 0, 0, bufAlloc, (int)connection.fwdCnt);
+            return 0;
+        }
+        if (connection.state == VsockConnection.CONNECTED && connection.toGuestCount > 0 && connection.guestCredit() > 0 && packet.hasData())
+        {
+            final int length = (int)Math.min(Math.min(connection.toGuestCount, connection.guestCredit()), packet.dataLen());
+            memory.write(packet.dataAddr(), connection.toGuest, connection.toGuestStart, length);
+            connection.toGuestStart += length;
+            connection.toGuestCount -= length;
+            connection.txCnt += length;
+            connection.fwdCntAdvertised = connection.fwdCnt;
+            connection.pendingControl &= ~VsockConnection.SEND_CREDIT_UPDATE;
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_RW, length, 0, bufAlloc, (int)connection.fwdCnt);
+            return length;
+        }
+        if ((control & VsockConnection.SEND_CREDIT_UPDATE) != 0)
+        {
+            connection.pendingControl &= ~VsockConnection.SEND_CREDIT_UPDATE;
+            connection.fwdCntAdvertised = connection.fwdCnt;
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_CREDIT_UPDATE, 0, 0, bufAlloc, (int)connection.fwdCnt);
+            return 0;
+        }
+        if ((control & VsockConnection.SEND_SHUTDOWN) != 0 && connection.toGuestCount == 0)
+        {
+            connection.pendingControl &= ~VsockConnection.SEND_SHUTDOWN;
+            header(packet, connection.hostPort, connection.guestPort, VirtioVsock.OP_SHUTDOWN, 0,
+                VirtioVsock.SHUTDOWN_SEND | (connection.guestSendClosed ? VirtioVsock.SHUTDOWN_RCV : 0), bufAlloc, (int)connection.fwdCnt);
+            return 0;
+        }
+        return -1;
+    }
+
+    private void header(final VsockPacket packet, final int hostPort, final int guestPort, final int op, final int len, final int flags,
+        final int bufAlloc, final int fwdCnt)
+    {
+        packet.header(VirtioVsock.HOST_CID, guestCid, hostPort, guestPort, len, VirtioVsock.TYPE_STREAM, op, flags, bufAlloc, fwdCnt);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Bookkeeping
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private VsockConnection find(final int guestPort, final int hostPort)
+    {
+        for (final VsockConnection connection : connections)
+        {
+            if (connection.guestPort == guestPort && connection.hostPort == hostPort)
+            {
+                return connection;
+            }
+        }
+        return null;
+    }
+
+    /** Resets a connection (or, if there is none, answers the packet's ports with RST). */
+    private void reset(final VsockConnection connection, final int guestPort, final int hostPort)
+    {
+        if (connection != null)
+        {
+            connection.pendingControl = VsockConnection.SEND_RST;
+            connection.state = VsockConnection.CLOSED;
+            return;
+        }
+        if (orphanResets.size() < ORPHAN_RST_LIMIT)
+        {
+            orphanResets.add(new long[] {guestPort, hostPort});
+        }
+    }
+
+    private void remove(final VsockConnection connection)
+    {
+        connections.remove(connection);
+        connection.close();
+    }
+
+    private static void closeQuietly(final UnixSocket socket)
+    {
+        try
+        {
+            socket.close();
+        }
+        catch (final ErrnoException e)
+        {
+            // Already gone.
+        }
+    }
+
+    @Override
+    public boolean busy()
+    {
+        for (final VsockConnection connection : connections)
+        {
+            // Bytes for a host socket that is full: no descriptor announces when it drains.
+            if (connection.toHostCount > 0)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void addWakeFds(final IntConsumer sink)
+    {
+        sink.accept(listener.fd());
+        for (final VsockConnection connection : handshaking)
+        {
+            sink.accept(connection.socket.fd());
+        }
+        for (final VsockConnection connection : connections)
+        {
+            if (connection.state == VsockConnection.CONNECTED && connection.toGuestCount == 0 && !connection.hostEof)
+            {
+                sink.accept(connection.socket.fd());
+            }
+        }
+    }
+
+    /** Drops every connection (device reset: the guest forgets them too). */
+    public void resetAll()
+    {
+        for (final VsockConnection connection : new ArrayList<>(connections))
+        {
+            remove(connection);
+        }
+        for (final VsockConnection connection : new ArrayList<>(handshaking))
+        {
+            handshaking.remove(connection);
+            connection.close();
+        }
+        orphanResets.clear();
+    }
+
+    /** @return open connections. */
+    public int connectionCount()
+    {
+        return connections.size();
+    }
+
+    /** @return RST packets sent to the guest. */
+    public long resets()
+    {
+        return resets;
+    }
+
+    /** @return malformed, unknown or misdirected packets. */
+    public long badPackets()
+    {
+        return badPackets;
+    }
+
+    /** @return packets that exceeded our advertised credit. */
+    public long creditViolations()
+    {
+        return creditViolations;
+    }
+
+    /** @return connections refused (no host listener, too many connections, bad handshake). */
+    public long refusedConnections()
+    {
+        return refusedConnections;
+    }
+
+    @Override
+    public void close() throws IOException
+    {
+        resetAll();
+        try
+        {
+            listener.close();
+        }
+        finally
+        {
+            Files.deleteIfExists(uds);
+        }
+    }
+}
