@@ -11,6 +11,7 @@ import java.nio.file.StandardOpenOption;
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.status.ConcurrentCountersManager;
 import org.agrona.concurrent.status.CountersManager;
 import org.agrona.concurrent.status.CountersReader;
 
@@ -64,7 +65,7 @@ public final class CountersFile implements AutoCloseable
         final int valuesLength = header.getInt(VALUES_LENGTH_OFFSET);
         final AtomicBuffer metadata = new UnsafeBuffer(mapped, HEADER_LENGTH, metadataLength);
         final AtomicBuffer values = new UnsafeBuffer(mapped, HEADER_LENGTH + metadataLength, valuesLength);
-        manager = writer ? new CountersManager(metadata, values, StandardCharsets.US_ASCII) : null;
+        manager = writer ? new ConcurrentCountersManager(metadata, values, StandardCharsets.US_ASCII) : null;
         reader = writer ? manager : new CountersReader(metadata, values, StandardCharsets.US_ASCII);
     }
 

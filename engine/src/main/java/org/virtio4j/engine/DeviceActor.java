@@ -152,7 +152,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             final int drained;
             try
             {
-                drained = offloading.drainCompletions(counts);
+                drained = offloading.drainCompletions(counts, device.state == DeviceHandle.RUNNING);
             }
             catch (final DeviceException | RuntimeException e)
             {
@@ -477,10 +477,23 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         for (final QueueBinding binding : device.bindings)
         {
             binding.armed = false;
-            disableNotification(binding);
-            binding.active = true;
+            // A queue the driver never made ready has no rings: never touch its (zero) addresses, never poll it.
+            if (binding.queue.ready())
+            {
+                disableNotification(binding);
+                binding.active = true;
+            }
         }
         device.state = DeviceHandle.RUNNING;
+        for (final QueueBinding binding : device.bindings)
+        {
+            // Its poller may be asleep with no fd of this queue in its set: wake it to start watching.
+            final QueuePoller poller = binding.poller;
+            if (binding.active && poller != null && poller.waker != null)
+            {
+                poller.waker.wakeIfSleeping();
+            }
+        }
         done.complete(null);
     }
 
@@ -505,6 +518,11 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         for (final QueueBinding binding : device.bindings)
         {
             binding.active = false;
+        }
+        if (device.state != DeviceHandle.FAILED)
+        {
+            // Requests already taken complete; no more are taken.
+            device.state = DeviceHandle.STOPPING;
         }
         whenIdle(device, () ->
         {

@@ -22,6 +22,7 @@ public final class DeviceHandle
     static final int PAUSED = 2;
     static final int STOPPED = 3;
     static final int FAILED = 4;
+    static final int STOPPING = 5;
 
     private final String name;
     private final VirtioDevice device;

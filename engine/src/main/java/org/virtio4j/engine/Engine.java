@@ -191,7 +191,7 @@ public final class Engine implements AutoCloseable
      * @param calls  each queue's call eventfd (device to guest), or null entries for none.
      * @return the handle to control it.
      */
-    public DeviceHandle attach(final String name, final VirtioDevice device, final GuestMemory memory, final SplitQueue[] queues,
+    public synchronized DeviceHandle attach(final String name, final VirtioDevice device, final GuestMemory memory, final SplitQueue[] queues,
         final EventFd[] kicks, final EventFd[] calls)
     {
         final int actorIndex = nextActor++ % actors.length;
@@ -235,6 +235,7 @@ public final class Engine implements AutoCloseable
         {
             final QueuePoller poller = context.threadingMode() == ThreadingMode.RUN_TO_COMPLETION ? pollers[actorIndex]
                 : pollers[nextPoller++ % pollers.length];
+            binding.poller = poller;
             poller.command(() -> poller.add(binding));
         }
         return handle;
@@ -247,7 +248,7 @@ public final class Engine implements AutoCloseable
      * @param handle the device.
      * @return a future completed when no engine thread will touch the device again.
      */
-    public CompletableFuture<Void> detach(final DeviceHandle handle)
+    public synchronized CompletableFuture<Void> detach(final DeviceHandle handle)
     {
         final List<CompletableFuture<Void>> pollersDone = new ArrayList<>();
         for (final QueuePoller poller : pollers)
@@ -266,6 +267,15 @@ public final class Engine implements AutoCloseable
             for (final QueueBinding binding : handle.bindings)
             {
                 binding.active = false;
+            }
+            future.complete(null);
+        });
+        pollersDone.add(actorDone);
+        // Once no poller or actor refers to the device, free its counters and stop its worker, off engine threads.
+        return CompletableFuture.allOf(pollersDone.toArray(CompletableFuture[]::new)).thenRunAsync(() ->
+        {
+            for (final QueueBinding binding : handle.bindings)
+            {
                 binding.close();
             }
             handle.deviceErrors.close();
@@ -273,11 +283,6 @@ public final class Engine implements AutoCloseable
             {
                 handle.stats.close();
             }
-            future.complete(null);
-        });
-        pollersDone.add(actorDone);
-        return CompletableFuture.allOf(pollersDone.toArray(CompletableFuture[]::new)).thenRun(() ->
-        {
             final IoWorker worker = handle.ioWorker;
             if (worker != null)
             {

@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.status.AtomicCounter;
+import org.agrona.concurrent.status.ConcurrentCountersManager;
 import org.agrona.concurrent.status.CountersManager;
 import org.agrona.concurrent.status.CountersReader;
 
@@ -35,7 +36,7 @@ public final class EngineCounters implements AutoCloseable
         if (!context.countersEnabled())
         {
             final int values = 1024 * CountersReader.COUNTER_LENGTH;
-            final CountersManager manager = new CountersManager(
+            final CountersManager manager = new ConcurrentCountersManager(
                 new UnsafeBuffer(ByteBuffer.allocateDirect(values / CountersReader.COUNTER_LENGTH * CountersReader.METADATA_LENGTH)),
                 new UnsafeBuffer(ByteBuffer.allocateDirect(values)), StandardCharsets.US_ASCII);
             return new EngineCounters(null, manager);

@@ -1,5 +1,6 @@
 package org.virtio4j.engine;
 
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 
 import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
@@ -18,6 +19,7 @@ final class IoWorker implements RequestOffload, AutoCloseable
     private final Thread thread;
     private volatile boolean parked;
     private volatile boolean running = true;
+    private long failures;
 
     IoWorker(final String name, final int capacity)
     {
@@ -34,6 +36,8 @@ final class IoWorker implements RequestOffload, AutoCloseable
         {
             return false;
         }
+        // The offer must be visible before we read parked (the worker writes parked, then reads the queue).
+        VarHandle.fullFence();
         if (parked)
         {
             LockSupport.unpark(thread);
@@ -49,7 +53,15 @@ final class IoWorker implements RequestOffload, AutoCloseable
             final Runnable task = tasks.poll();
             if (task != null)
             {
-                task.run();
+                try
+                {
+                    task.run();
+                }
+                catch (final RuntimeException e)
+                {
+                    // A task must complete its request itself; one that throws must not stop the worker.
+                    failures++;
+                }
                 idle = 0;
                 continue;
             }
@@ -59,6 +71,7 @@ final class IoWorker implements RequestOffload, AutoCloseable
                 continue;
             }
             parked = true;
+            VarHandle.fullFence();
             if (tasks.isEmpty() && running)
             {
                 LockSupport.park(this);

@@ -31,6 +31,9 @@ final class QueueBinding
     final EventFd kick;
     final EventFd call;
 
+    /** The poller watching this queue (set when attached). */
+    QueuePoller poller;
+
     // Poller-owned.
     int pollState = POLLING;
     int lastSeenAvail = -1;

@@ -94,9 +94,9 @@ final class QueuePoller implements Agent, Sleeper
             {
                 work += poll(binding, now);
             }
-            else if (binding.pollState != QueueBinding.POLLING)
+            else
             {
-                // Stopped or reset: start over when it comes back.
+                // Paused, stopped or reset: start over when it comes back (work seen meanwhile is seen again).
                 binding.pollState = QueueBinding.POLLING;
                 binding.lastSeenAvail = -1;
                 binding.lastActivityNanos = now;
@@ -156,7 +156,13 @@ final class QueuePoller implements Agent, Sleeper
                 }
                 if (kicked || availIdx >= 0 && availIdx != binding.lastSeenAvail)
                 {
-                    return work(binding, availIdx, now);
+                    final int done = work(binding, availIdx, now);
+                    if (done == 0)
+                    {
+                        // The ring was full: the kick is consumed, so poll until the work is handed over.
+                        binding.pollState = QueueBinding.POLLING;
+                    }
+                    return done;
                 }
             }
         }

@@ -1,5 +1,7 @@
 package org.virtio4j.engine;
 
+import java.lang.invoke.VarHandle;
+
 import org.virtio4j.memory.linux.EventFd;
 import org.virtio4j.memory.linux.ErrnoException;
 
@@ -27,6 +29,8 @@ final class ThreadWaker implements AutoCloseable
 
     void wakeIfSleeping()
     {
+        // The caller's work (a ring publish, a completion offer) must be visible before we read sleeping.
+        VarHandle.fullFence();
         if (sleeping)
         {
             eventFd.signal();

@@ -91,10 +91,21 @@ public final class BlkDevice implements OffloadingDevice
         @Override
         public void run()
         {
-            usedLength = offloadExecutor.execute(memory, request);
-            // Capacity equals the number of slots: the offer cannot fail.
-            completions.offer(this);
-            completionSignal.run();
+            try
+            {
+                usedLength = offloadExecutor.execute(memory, request);
+            }
+            catch (final RuntimeException e)
+            {
+                // The status byte could not be written: the chain goes back with nothing written.
+                usedLength = 0;
+            }
+            finally
+            {
+                // Capacity equals the number of slots: the offer cannot fail.
+                completions.offer(this);
+                completionSignal.run();
+            }
         }
     }
 
@@ -132,7 +143,7 @@ public final class BlkDevice implements OffloadingDevice
     }
 
     @Override
-    public int drainCompletions(final int[] completedPerQueue) throws DeviceException
+    public int drainCompletions(final int[] completedPerQueue, final boolean takeMore) throws DeviceException
     {
         if (completions == null)
         {
@@ -155,7 +166,7 @@ public final class BlkDevice implements OffloadingDevice
             }
             for (int q = 0; q < backlogged.length; q++)
             {
-                if (backlogged[q] && queues != null)
+                if (backlogged[q] && takeMore && queues != null)
                 {
                     backlogged[q] = false;
                     final int completed = processAvailable(queues[q]);

@@ -22,10 +22,12 @@ public interface OffloadingDevice extends VirtioDevice
      * Adds the used elements of completed requests (owner thread only).
      *
      * @param completedPerQueue incremented by the number completed on each queue.
+     * @param takeMore          true if queues that were left waiting for free slots may be processed again (false
+     *                          while the device is paused, stopping or resetting).
      * @return the total completed.
      * @throws DeviceException if a used element cannot be written.
      */
-    int drainCompletions(int[] completedPerQueue) throws DeviceException;
+    int drainCompletions(int[] completedPerQueue, boolean takeMore) throws DeviceException;
 
     /** @return true if completions are waiting for {@link #drainCompletions} (any thread may ask). */
     boolean hasCompletions();

@@ -73,6 +73,7 @@ public final class Linux
     private static final MethodHandle CLOSE = downcall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle DUP = downcall("dup", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle OPEN = downcall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FCNTL = downcall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LSEEK = downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle EVENTFD = downcall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SCHED_SETAFFINITY = downcall(
@@ -250,6 +251,18 @@ public final class Linux
     static int errno(final MemorySegment callState)
     {
         return (int)ERRNO.get(callState, 0L);
+    }
+
+    /**
+     * Sets {@code O_NONBLOCK} on a descriptor (one received from another process may lack it).
+     *
+     * @param fd the descriptor.
+     * @throws ErrnoException if fcntl fails.
+     */
+    public static void setNonBlocking(final int fd) throws ErrnoException
+    {
+        final int flags = (int)call("fcntl", (state, arena) -> (int)FCNTL.invokeExact(state, fd, 3 /* F_GETFL */, 0), () -> "fd=" + fd);
+        call("fcntl", (state, arena) -> (int)FCNTL.invokeExact(state, fd, 4 /* F_SETFL */, flags | 0x800 /* O_NONBLOCK */), () -> "fd=" + fd);
     }
 
     /**

@@ -420,7 +420,7 @@ final class VhostUserBackend
             {
                 stopDevice();
                 closeEventFd(vring.kick);
-                vring.kick = fd >= 0 ? EventFd.wrap(fd, true) : null;
+                vring.kick = fd >= 0 ? EventFd.wrap(nonBlocking(fd), true) : null;
                 // A ring starts when it gets its kick; with NOFD the back-end polls it.
                 vring.kicked = true;
                 reconfigure();
@@ -438,6 +438,20 @@ final class VhostUserBackend
                 vring.errFd = fd;
             }
         }
+    }
+
+    /** The poller drains kicks without waiting: a blocking fd from the front-end is made non-blocking. */
+    private int nonBlocking(final int fd)
+    {
+        try
+        {
+            Linux.setNonBlocking(fd);
+        }
+        catch (final ErrnoException e)
+        {
+            log("kick fd " + fd + " cannot be made non-blocking: " + e.getMessage());
+        }
+        return fd;
     }
 
     private Vring vring(final int index) throws VhostUserException

@@ -99,11 +99,25 @@ public final class VhostUserServer implements AutoCloseable
                 {
                     serveConnection(client);
                 }
+                catch (final RuntimeException e)
+                {
+                    log("connection failed: " + e);
+                }
                 finally
                 {
-                    backend.disconnect();
-                    connection = null;
-                    closeQuietly(client);
+                    try
+                    {
+                        backend.disconnect();
+                    }
+                    catch (final RuntimeException e)
+                    {
+                        log("releasing the connection's device failed: " + e);
+                    }
+                    synchronized (this)
+                    {
+                        connection = null;
+                        closeQuietly(client);
+                    }
                     log("front-end disconnected");
                 }
             }
@@ -129,10 +143,8 @@ public final class VhostUserServer implements AutoCloseable
                     closeFds(fdCount);
                     return;
                 }
-                if (received < VhostUserMessage.HEADER_SIZE && !client.receiveFully(header, received, VhostUserMessage.HEADER_SIZE - received))
+                if (received < VhostUserMessage.HEADER_SIZE && !receiveRest(client, received, fdCount))
                 {
-                    closeFds(fdCount);
-                    refuseAndClose("truncated header");
                     return;
                 }
             }
@@ -175,6 +187,26 @@ public final class VhostUserServer implements AutoCloseable
                 return;
             }
         }
+    }
+
+    /** Reads the rest of a header; closes the message's fds and refuses it if the stream breaks. */
+    private boolean receiveRest(final UnixSocket client, final int received, final int fdCount)
+    {
+        try
+        {
+            if (client.receiveFully(header, received, VhostUserMessage.HEADER_SIZE - received))
+            {
+                return true;
+            }
+            closeFds(fdCount);
+            refuseAndClose("truncated header");
+        }
+        catch (final ErrnoException | RuntimeException e)
+        {
+            closeFds(fdCount);
+            refuseAndClose("receive failed: " + e.getMessage());
+        }
+        return false;
     }
 
     /** @return false if the connection must close. */
@@ -310,10 +342,14 @@ public final class VhostUserServer implements AutoCloseable
     {
         running = false;
         listener.shutdown();
-        final UnixSocket client = connection;
-        if (client != null)
+        synchronized (this)
         {
-            client.shutdown();
+            // Under the lock the serve thread closes the connection with: never a closed or reused fd.
+            final UnixSocket client = connection;
+            if (client != null)
+            {
+                client.shutdown();
+            }
         }
         try
         {
