@@ -8,6 +8,7 @@ import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.AvailIter;
+import org.virtio4j.virtio.ChainWriter;
 import org.virtio4j.virtio.DescriptorChain;
 import org.virtio4j.virtio.DeviceType;
 import org.virtio4j.virtio.QueueError;
@@ -161,6 +162,46 @@ public final class VsockDevice implements PolledDevice
             work += delivered;
         }
         return work;
+    }
+
+    /**
+     * Resets the transport while the guest runs (the host side lost its state): drops every connection on the host
+     * side and puts a TRANSPORT_RESET event (id 0, 4 bytes) in the next event-queue buffer, so the driver drops
+     * its connections too.
+     *
+     * @return true if the event reached the guest (false if the event queue had no buffer).
+     * @throws DeviceException if the event queue needs a reset.
+     */
+    public boolean transportReset() throws DeviceException
+    {
+        handler.transportReset();
+        if (queues == null || !queues[VirtioVsock.EVENTQ].ready())
+        {
+            return false;
+        }
+        final SplitQueue queue = queues[VirtioVsock.EVENTQ];
+        try
+        {
+            final AvailIter iter = queue.iter(memory);
+            if (!iter.next(chain))
+            {
+                return false;
+            }
+            final ChainWriter writer = new ChainWriter().load(memory, chain);
+            int used = 0;
+            if (writer.availableBytes() >= Integer.BYTES)
+            {
+                writer.writeU32(VirtioVsock.EVENT_TRANSPORT_RESET);
+                used = Integer.BYTES;
+            }
+            queue.addUsed(memory, chain.headIndex(), used);
+            signal(queue, VirtioVsock.EVENTQ, 1);
+            return used > 0;
+        }
+        catch (final QueueException e)
+        {
+            throw new DeviceException("vsock event queue: " + e.getMessage(), e);
+        }
     }
 
     @Override

@@ -42,6 +42,11 @@ public interface VsockPacketHandler
         return 0;
     }
 
+    /** The transport was reset: every connection is gone (the guest is told with TRANSPORT_RESET). */
+    default void transportReset()
+    {
+    }
+
     /** @return true if there is work no descriptor will announce. */
     default boolean busy()
     {

@@ -569,6 +569,12 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         }
     }
 
+    @Override
+    public void transportReset()
+    {
+        resetAll();
+    }
+
     /** Drops every connection (device reset: the guest forgets them too). */
     public void resetAll()
     {

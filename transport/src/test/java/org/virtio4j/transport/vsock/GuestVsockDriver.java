@@ -1,0 +1,136 @@
+package org.virtio4j.transport.vsock;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.devices.core.Interrupt;
+import org.virtio4j.devices.vsock.VsockDevice;
+import org.virtio4j.devices.vsock.VsockHeaderLayout;
+import org.virtio4j.devices.vsock.VsockPacketHandler;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.virtio.SplitQueue;
+import org.virtio4j.virtio.VirtioVsock;
+import org.virtio4j.virtio.driver.DriverBuffer;
+import org.virtio4j.virtio.driver.DriverQueue;
+
+/**
+ * A guest's vsock driver, simulated over a {@link VsockDevice}: it sends packets on the TX queue, keeps RX buffers
+ * posted, and reads back the packets the device delivers.
+ */
+final class GuestVsockDriver
+{
+    /** A packet as the guest sees it. */
+    record Packet(long srcCid, long dstCid, int srcPort, int dstPort, int op, int flags, int bufAlloc, int fwdCnt, byte[] data)
+    {
+    }
+
+    static final int RX_BUFFER = VsockHeaderLayout.SIZE + 4096;
+    private static final long TX_BASE = 0x10_0000;
+    private static final long RX_BASE = 0x20_0000;
+    private static final long EVENT_BASE = 0x30_0000;
+
+    final GuestMemory memory;
+    final VsockDevice device;
+    final DriverQueue rx;
+    final DriverQueue tx;
+    final DriverQueue event;
+    final long cid;
+    private int txSlot;
+    private final long[] rxAddrOfHead;
+
+    GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler) throws DeviceException
+    {
+        this.memory = memory;
+        this.cid = cid;
+        device = new VsockDevice(cid, 64, handler);
+        rx = new DriverQueue(memory, 0, 64);
+        tx = new DriverQueue(memory, 0x1_0000, 64);
+        event = new DriverQueue(memory, 0x2_0000, 64);
+        final SplitQueue[] queues = {rx.configure(new SplitQueue(64)), tx.configure(new SplitQueue(64)), event.configure(new SplitQueue(64))};
+        device.activate(memory, queues, device.deviceFeatures(), new Interrupt()
+        {
+            @Override
+            public void signalUsedBuffers(final int queue)
+            {
+            }
+
+            @Override
+            public void signalConfigChange()
+            {
+            }
+        });
+        rxAddrOfHead = new long[64];
+        for (int i = 0; i < 32; i++)
+        {
+            postRx(i);
+        }
+    }
+
+    private void postRx(final int slot)
+    {
+        final long addr = RX_BASE + (long)slot * 0x2000;
+        final int head = rx.addChain(DriverBuffer.writable(addr, RX_BUFFER));
+        rxAddrOfHead[head] = addr;
+    }
+
+    /** Sends one packet on TX and lets the device process it. */
+    void send(final long dstCid, final int srcPort, final int dstPort, final int op, final int flags, final int bufAlloc, final int fwdCnt,
+        final byte[] data) throws DeviceException
+    {
+        final long addr = TX_BASE + (long)(txSlot++ % 32) * 0x2000;
+        memory.putU64(addr + VsockHeaderLayout.SRC_CID, cid);
+        memory.putU64(addr + VsockHeaderLayout.DST_CID, dstCid);
+        memory.putU32(addr + VsockHeaderLayout.SRC_PORT, srcPort);
+        memory.putU32(addr + VsockHeaderLayout.DST_PORT, dstPort);
+        memory.putU32(addr + VsockHeaderLayout.LEN, data.length);
+        memory.putU16(addr + VsockHeaderLayout.TYPE, VirtioVsock.TYPE_STREAM);
+        memory.putU16(addr + VsockHeaderLayout.OP, op);
+        memory.putU32(addr + VsockHeaderLayout.FLAGS, flags);
+        memory.putU32(addr + VsockHeaderLayout.BUF_ALLOC, bufAlloc);
+        memory.putU32(addr + VsockHeaderLayout.FWD_CNT, fwdCnt);
+        memory.write(addr + VsockHeaderLayout.SIZE, data, 0, data.length);
+        tx.addChain(DriverBuffer.readable(addr, VsockHeaderLayout.SIZE + data.length));
+        device.processQueue(VirtioVsock.TXQ);
+        while (tx.pollUsed())
+        {
+            // TX buffers come back with length 0.
+        }
+    }
+
+    /** Lets the device do host work and deliver what it has; returns the packets the guest received. */
+    List<Packet> receive() throws DeviceException
+    {
+        final int[] counts = new int[3];
+        device.poll(counts);
+        final List<Packet> packets = new ArrayList<>();
+        while (rx.pollUsed())
+        {
+            final int head = rx.lastUsedId();
+            final long addr = rxAddrOfHead[head];
+            final int len = memory.getU32(addr + VsockHeaderLayout.LEN);
+            final byte[] data = new byte[len];
+            memory.read(addr + VsockHeaderLayout.SIZE, data, 0, len);
+            packets.add(new Packet(memory.getU64(addr + VsockHeaderLayout.SRC_CID), memory.getU64(addr + VsockHeaderLayout.DST_CID),
+                memory.getU32(addr + VsockHeaderLayout.SRC_PORT), memory.getU32(addr + VsockHeaderLayout.DST_PORT),
+                memory.getU16(addr + VsockHeaderLayout.OP), memory.getU32(addr + VsockHeaderLayout.FLAGS),
+                memory.getU32(addr + VsockHeaderLayout.BUF_ALLOC), memory.getU32(addr + VsockHeaderLayout.FWD_CNT), data));
+            rx.addChain(DriverBuffer.writable(addr, RX_BUFFER));
+            rxAddrOfHead[rx.availIdx() == 0 ? 0 : lastHead()] = addr;
+        }
+        return packets;
+    }
+
+    private int lastHead()
+    {
+        // The head just offered is the one at the avail slot before avail.idx.
+        return memory.getAtomicU16(rx.availRing() + 4 + 2L * ((rx.availIdx() - 1) & (rx.size() - 1)));
+    }
+
+    /** Posts one event-queue buffer. */
+    long postEventBuffer()
+    {
+        event.addChain(DriverBuffer.writable(EVENT_BASE, 8));
+        return EVENT_BASE;
+    }
+}
