@@ -43,6 +43,7 @@ public final class VsockDevice implements PolledDevice
     private Interrupt interrupt;
     private long packetsFromGuest;
     private long packetsToGuest;
+    private boolean transmitBlocked;
 
     /**
      * @param guestCid  the guest's context id (3 or above).
@@ -155,6 +156,12 @@ public final class VsockDevice implements PolledDevice
     public int poll(final int[] completedPerQueue) throws DeviceException
     {
         int work = handler.pollHost();
+        if (queues != null && transmitBlocked)
+        {
+            final int sent = process(VirtioVsock.TXQ, false);
+            completedPerQueue[VirtioVsock.TXQ] += sent;
+            work += sent;
+        }
         if (queues != null && handler.hasPacketForGuest())
         {
             final int delivered = process(VirtioVsock.RXQ, false);
@@ -207,7 +214,7 @@ public final class VsockDevice implements PolledDevice
     @Override
     public boolean busy()
     {
-        return handler.busy();
+        return transmitBlocked || handler.busy();
     }
 
     @Override
@@ -230,6 +237,7 @@ public final class VsockDevice implements PolledDevice
     private int transmit(final boolean signal)
     {
         final SplitQueue queue = queues[VirtioVsock.TXQ];
+        transmitBlocked = false;
         final AvailIter iter = iter(queue);
         if (iter == null)
         {
@@ -241,8 +249,14 @@ public final class VsockDevice implements PolledDevice
             final VsockParseError error = parser.fromTx(chain, MAX_PACKET_DATA, packet);
             if (error == null)
             {
+                if (!handler.onTransmit(memory, packet))
+                {
+                    // Back-pressure: the chain stays in the ring and is offered again by poll().
+                    iter.goToPreviousPosition();
+                    transmitBlocked = true;
+                    break;
+                }
                 packetsFromGuest++;
-                handler.onTransmit(memory, packet);
             }
             else
             {

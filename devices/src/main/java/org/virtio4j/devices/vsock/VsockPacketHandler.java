@@ -15,8 +15,10 @@ public interface VsockPacketHandler
      *
      * @param memory the guest's memory.
      * @param packet the packet (valid only during the call).
+     * @return false if the packet cannot be taken now (a back-pressured bridge): the device leaves its chain in the
+     *         ring and offers it again later, so nothing is dropped.
      */
-    void onTransmit(GuestMemory memory, VsockPacket packet);
+    boolean onTransmit(GuestMemory memory, VsockPacket packet);
 
     /** @return true if a packet for the guest is waiting. */
     boolean hasPacketForGuest();

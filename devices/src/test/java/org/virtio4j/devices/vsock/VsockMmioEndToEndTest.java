@@ -45,12 +45,13 @@ class VsockMmioEndToEndTest
     private final VsockPacketHandler handler = new VsockPacketHandler()
     {
         @Override
-        public void onTransmit(final GuestMemory memory, final VsockPacket packet)
+        public boolean onTransmit(final GuestMemory memory, final VsockPacket packet)
         {
             final byte[] data = new byte[packet.hasData() ? (int)packet.dataLen() : 0];
             memory.read(packet.dataAddr(), data, 0, data.length);
             received.add(packet.srcCid() + ":" + packet.srcPort() + "->" + packet.dstCid() + ":" + packet.dstPort() +
                 " op=" + packet.op() + " " + new String(data, StandardCharsets.US_ASCII));
+            return true;
         }
 
         @Override

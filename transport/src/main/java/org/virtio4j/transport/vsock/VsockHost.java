@@ -2,6 +2,7 @@ package org.virtio4j.transport.vsock;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,12 +11,21 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
 
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import org.agrona.DirectBuffer;
+
+import org.virtio4j.devices.vsock.VsockHeaderLayout;
 import org.virtio4j.devices.vsock.VsockPacket;
 import org.virtio4j.devices.vsock.VsockPacketHandler;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.ErrnoException;
 import org.virtio4j.memory.linux.UnixSocket;
 import org.virtio4j.virtio.VirtioVsock;
+
+import static org.virtio4j.memory.GuestMemory.LE_U16;
+import static org.virtio4j.memory.GuestMemory.LE_U32;
+import static org.virtio4j.memory.GuestMemory.LE_U64;
 
 /**
  * The host end of a guest's vsock connections, in the Firecracker / vhost-device-vsock convention: a guest
@@ -36,6 +46,11 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private static final int FIRST_HOST_PORT = 1024;
     private static final int MAX_HANDSHAKE = 64;
     private static final int ORPHAN_RST_LIMIT = 256;
+    private static final int MAX_REMOTE = 1024;
+    private static final long INBOUND_CAPACITY = 8L << 20;
+    private static final int MAX_MESSAGE = VsockHeaderLayout.SIZE + 64 * 1024;
+    private static final int POLL_FRAGMENTS = 64;
+    private static final long PEER_CHECK_NANOS = 100_000_000L;
 
     private final long guestCid;
     private final Path uds;
@@ -43,6 +58,20 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private final List<VsockConnection> connections = new ArrayList<>();
     private final List<VsockConnection> handshaking = new ArrayList<>();
     private final ArrayDeque<long[]> orphanResets = new ArrayDeque<>();
+    private final BridgePort bridge;
+    private final long peerTimeoutNanos;
+    private final PacketRing inbound;
+    private final FragmentHandler inboundHandler;
+    private final long[] remoteGuestPorts = new long[MAX_REMOTE];
+    private final long[] remoteCids = new long[MAX_REMOTE];
+    private final long[] remotePorts = new long[MAX_REMOTE];
+    private final long[] remoteLostSince = new long[MAX_REMOTE];
+    private int remoteCount;
+    private long blockedSince;
+    private long lastPeerCheck;
+    private long packetsBridgedOut;
+    private long packetsBridgedIn;
+    private long peerResets;
     private int nextHostPort = FIRST_HOST_PORT;
     private long resets;
     private long badPackets;
@@ -56,8 +85,23 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
      */
     public VsockHost(final long guestCid, final Path uds) throws IOException
     {
+        this(guestCid, uds, null);
+    }
+
+    /**
+     * @param guestCid the guest's context id.
+     * @param uds      the host socket path prefix.
+     * @param bridge   the guest's port into the vsock fabric, or null for host sockets only.
+     * @throws IOException if the listening socket cannot be bound.
+     */
+    public VsockHost(final long guestCid, final Path uds, final VsockBridge bridge) throws IOException
+    {
         this.guestCid = guestCid;
         this.uds = uds;
+        this.bridge = bridge == null ? null : bridge.port(guestCid);
+        this.peerTimeoutNanos = bridge == null ? 0 : bridge.config().peerTimeoutMs() * 1_000_000L;
+        this.inbound = bridge == null ? null : new PacketRing(INBOUND_CAPACITY);
+        this.inboundHandler = bridge == null ? null : BridgePort.assembler(this::onBridged);
         Files.deleteIfExists(uds);
         listener = UnixSocket.listen(uds.toString(), 16);
         listener.configureNonBlocking();
@@ -68,7 +112,17 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     // ---------------------------------------------------------------------------------------------------------------
 
     @Override
-    public void onTransmit(final GuestMemory memory, final VsockPacket packet)
+    public boolean onTransmit(final GuestMemory memory, final VsockPacket packet)
+    {
+        if (bridge != null && packet.dstCid() != VirtioVsock.HOST_CID && packet.srcCid() == guestCid && bridge.routes(packet.dstCid()))
+        {
+            return forward(memory, packet);
+        }
+        handleLocal(memory, packet);
+        return true;
+    }
+
+    private void handleLocal(final GuestMemory memory, final VsockPacket packet)
     {
         final int guestPort = packet.srcPort();
         final int hostPort = packet.dstPort();
@@ -125,6 +179,141 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
                 reset(connection, guestPort, hostPort);
             }
         }
+    }
+
+    /** Sends a guest packet to the host serving its destination CID; false while the fabric holds it back. */
+    private boolean forward(final GuestMemory memory, final VsockPacket packet)
+    {
+        final MemorySegment out = bridge.outgoing();
+        final int length = packet.hasData() ? (int)packet.dataLen() : 0;
+        out.set(LE_U64, VsockHeaderLayout.SRC_CID, packet.srcCid());
+        out.set(LE_U64, VsockHeaderLayout.DST_CID, packet.dstCid());
+        out.set(LE_U32, VsockHeaderLayout.SRC_PORT, packet.srcPort());
+        out.set(LE_U32, VsockHeaderLayout.DST_PORT, packet.dstPort());
+        out.set(LE_U32, VsockHeaderLayout.LEN, length);
+        out.set(LE_U16, VsockHeaderLayout.TYPE, (short)packet.type());
+        out.set(LE_U16, VsockHeaderLayout.OP, (short)packet.op());
+        out.set(LE_U32, VsockHeaderLayout.FLAGS, packet.flags());
+        out.set(LE_U32, VsockHeaderLayout.BUF_ALLOC, packet.bufAlloc());
+        out.set(LE_U32, VsockHeaderLayout.FWD_CNT, packet.fwdCnt());
+        if (length > 0)
+        {
+            memory.read(packet.dataAddr(), out, VsockHeaderLayout.SIZE, length);
+        }
+        if (!bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length))
+        {
+            final long now = System.nanoTime();
+            if (blockedSince == 0)
+            {
+                blockedSince = now;
+                return false;
+            }
+            if (now - blockedSince < peerTimeoutNanos)
+            {
+                return false;
+            }
+            // The peer stayed unreachable: refuse this packet's connection rather than hold the guest forever.
+            blockedSince = 0;
+            peerResets++;
+            forgetRemote(packet.srcPort(), packet.dstCid(), packet.dstPort());
+            if (packet.op() != VirtioVsock.OP_RST)
+            {
+                orphanReset(packet.srcPort(), packet.dstPort(), packet.dstCid());
+            }
+            return true;
+        }
+        blockedSince = 0;
+        packetsBridgedOut++;
+        track(packet.op(), packet.srcPort(), packet.dstCid(), packet.dstPort());
+        return true;
+    }
+
+    /** A packet from the fabric for our guest: queued whole until the guest has receive buffers. */
+    private void onBridged(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    {
+        if (length < VsockHeaderLayout.SIZE || buffer.getLong(offset + VsockHeaderLayout.DST_CID, ByteOrder.LITTLE_ENDIAN) != guestCid)
+        {
+            badPackets++;
+            return;
+        }
+        packetsBridgedIn++;
+        inbound.add(buffer, offset, length);
+        track(buffer.getShort(offset + VsockHeaderLayout.OP, ByteOrder.LITTLE_ENDIAN),
+            buffer.getInt(offset + VsockHeaderLayout.DST_PORT, ByteOrder.LITTLE_ENDIAN),
+            buffer.getLong(offset + VsockHeaderLayout.SRC_CID, ByteOrder.LITTLE_ENDIAN),
+            buffer.getInt(offset + VsockHeaderLayout.SRC_PORT, ByteOrder.LITTLE_ENDIAN));
+    }
+
+    /** Remembers which remote connections exist, to reset them in the guest if their host goes away. */
+    private void track(final int op, final int guestPort, final long remoteCid, final int remotePort)
+    {
+        if (op == VirtioVsock.OP_RST)
+        {
+            forgetRemote(guestPort, remoteCid, remotePort);
+            return;
+        }
+        for (int i = 0; i < remoteCount; i++)
+        {
+            if (remoteGuestPorts[i] == guestPort && remoteCids[i] == remoteCid && remotePorts[i] == remotePort)
+            {
+                return;
+            }
+        }
+        if (remoteCount < MAX_REMOTE && (op == VirtioVsock.OP_REQUEST || op == VirtioVsock.OP_RESPONSE))
+        {
+            remoteGuestPorts[remoteCount] = guestPort;
+            remoteCids[remoteCount] = remoteCid;
+            remotePorts[remoteCount] = remotePort;
+            remoteLostSince[remoteCount] = 0;
+            remoteCount++;
+        }
+    }
+
+    private void forgetRemote(final long guestPort, final long remoteCid, final long remotePort)
+    {
+        for (int i = 0; i < remoteCount; i++)
+        {
+            if (remoteGuestPorts[i] == guestPort && remoteCids[i] == remoteCid && remotePorts[i] == remotePort)
+            {
+                removeRemote(i);
+                return;
+            }
+        }
+    }
+
+    private void removeRemote(final int i)
+    {
+        remoteCount--;
+        remoteGuestPorts[i] = remoteGuestPorts[remoteCount];
+        remoteCids[i] = remoteCids[remoteCount];
+        remotePorts[i] = remotePorts[remoteCount];
+        remoteLostSince[i] = remoteLostSince[remoteCount];
+    }
+
+    /** Resets, in the guest, the connections whose host has been unreachable for the peer timeout. */
+    private int checkPeers(final long now)
+    {
+        int reset = 0;
+        for (int i = remoteCount - 1; i >= 0; i--)
+        {
+            if (bridge.connected(remoteCids[i]))
+            {
+                remoteLostSince[i] = 0;
+                continue;
+            }
+            if (remoteLostSince[i] == 0)
+            {
+                remoteLostSince[i] = now;
+            }
+            else if (now - remoteLostSince[i] >= peerTimeoutNanos)
+            {
+                orphanReset((int)remoteGuestPorts[i], (int)remotePorts[i], remoteCids[i]);
+                peerResets++;
+                removeRemote(i);
+                reset++;
+            }
+        }
+        return reset;
     }
 
     private void onRequest(final VsockConnection existing, final VsockPacket packet)
@@ -261,6 +450,24 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     public int pollHost()
     {
         int work = acceptHostConnections();
+        if (bridge != null)
+        {
+            while (inbound.fits(MAX_MESSAGE))
+            {
+                final int fragments = bridge.poll(inboundHandler, POLL_FRAGMENTS);
+                work += fragments;
+                if (fragments == 0)
+                {
+                    break;
+                }
+            }
+            final long now = System.nanoTime();
+            if (now - lastPeerCheck >= PEER_CHECK_NANOS)
+            {
+                lastPeerCheck = now;
+                work += checkPeers(now);
+            }
+        }
         for (int i = handshaking.size() - 1; i >= 0; i--)
         {
             work += handshake(handshaking.get(i));
@@ -393,7 +600,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean hasPacketForGuest()
     {
-        if (!orphanResets.isEmpty())
+        if (!orphanResets.isEmpty() || inbound != null && !inbound.isEmpty())
         {
             return true;
         }
@@ -414,9 +621,13 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         final long[] orphan = orphanResets.poll();
         if (orphan != null)
         {
-            header(packet, (int)orphan[1], (int)orphan[0], VirtioVsock.OP_RST, 0, 0, 0, 0);
+            packet.header(orphan[2], guestCid, (int)orphan[1], (int)orphan[0], 0, VirtioVsock.TYPE_STREAM, VirtioVsock.OP_RST, 0, 0, 0);
             resets++;
             return 0;
+        }
+        if (inbound != null && !inbound.isEmpty())
+        {
+            return deliverBridged(memory, packet);
         }
         for (int i = 0; i < connections.size(); i++)
         {
@@ -428,6 +639,27 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             }
         }
         return -1;
+    }
+
+    /** Delivers the oldest bridged packet, as much of its data as the receive buffer holds (the rest goes next). */
+    private long deliverBridged(final GuestMemory memory, final VsockPacket packet)
+    {
+        final MemorySegment message = inbound.headPacket();
+        final int dataLength = message.get(LE_U32, VsockHeaderLayout.LEN);
+        final int consumed = inbound.headConsumed();
+        final int room = packet.hasData() ? (int)Math.min(packet.dataLen(), Integer.MAX_VALUE) : 0;
+        final int length = Math.min(dataLength - consumed, room);
+        if (length > 0)
+        {
+            memory.write(packet.dataAddr(), message, VsockHeaderLayout.SIZE + consumed, length);
+        }
+        packet.header(message.get(LE_U64, VsockHeaderLayout.SRC_CID), message.get(LE_U64, VsockHeaderLayout.DST_CID),
+            message.get(LE_U32, VsockHeaderLayout.SRC_PORT), message.get(LE_U32, VsockHeaderLayout.DST_PORT), length,
+            Short.toUnsignedInt(message.get(LE_U16, VsockHeaderLayout.TYPE)), Short.toUnsignedInt(message.get(LE_U16, VsockHeaderLayout.OP)),
+            message.get(LE_U32, VsockHeaderLayout.FLAGS), message.get(LE_U32, VsockHeaderLayout.BUF_ALLOC),
+            message.get(LE_U32, VsockHeaderLayout.FWD_CNT));
+        inbound.consume(length, consumed + length >= dataLength);
+        return length;
     }
 
     /** @return the data length of the packet made for this connection, or -1 if it has nothing to send. */
@@ -514,9 +746,14 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             connection.state = VsockConnection.CLOSED;
             return;
         }
+        orphanReset(guestPort, hostPort, VirtioVsock.HOST_CID);
+    }
+
+    private void orphanReset(final int guestPort, final int peerPort, final long peerCid)
+    {
         if (orphanResets.size() < ORPHAN_RST_LIMIT)
         {
-            orphanResets.add(new long[] {guestPort, hostPort});
+            orphanResets.add(new long[] {guestPort, peerPort, peerCid});
         }
     }
 
@@ -541,6 +778,11 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean busy()
     {
+        if (bridge != null)
+        {
+            // Aeron has no descriptor to wait on: a bridged device is polled.
+            return true;
+        }
         for (final VsockConnection connection : connections)
         {
             // Bytes for a host socket that is full: no descriptor announces when it drains.
@@ -588,6 +830,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             connection.close();
         }
         orphanResets.clear();
+        remoteCount = 0;
     }
 
     /** @return open connections. */
@@ -620,10 +863,33 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         return refusedConnections;
     }
 
+    /** @return packets sent to other hosts. */
+    public long packetsBridgedOut()
+    {
+        return packetsBridgedOut;
+    }
+
+    /** @return packets received from other hosts. */
+    public long packetsBridgedIn()
+    {
+        return packetsBridgedIn;
+    }
+
+    /** @return connections reset because their host became unreachable. */
+    public long peerResets()
+    {
+        return peerResets;
+    }
+
     @Override
     public void close() throws IOException
     {
         resetAll();
+        if (bridge != null)
+        {
+            bridge.close();
+            inbound.close();
+        }
         try
         {
             listener.close();

@@ -27,8 +27,8 @@ final class GuestVsockDriver
 
     static final int RX_BUFFER = VsockHeaderLayout.SIZE + 4096;
     private static final long TX_BASE = 0x10_0000;
-    private static final long RX_BASE = 0x20_0000;
-    private static final long EVENT_BASE = 0x30_0000;
+    private static final long RX_BASE = 0x40_0000;
+    private static final long EVENT_BASE = 0x50_0000;
 
     final GuestMemory memory;
     final VsockDevice device;
@@ -36,18 +36,29 @@ final class GuestVsockDriver
     final DriverQueue tx;
     final DriverQueue event;
     final long cid;
+    final SplitQueue[] queues;
     private int txSlot;
     private final long[] rxAddrOfHead;
 
+    /** True when an engine drives the device: the driver only touches the rings. */
+    final boolean engineDriven;
+
     GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler) throws DeviceException
     {
+        this(memory, cid, handler, false);
+    }
+
+    GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler, final boolean engineDriven)
+        throws DeviceException
+    {
+        this.engineDriven = engineDriven;
         this.memory = memory;
         this.cid = cid;
         device = new VsockDevice(cid, 64, handler);
         rx = new DriverQueue(memory, 0, 64);
         tx = new DriverQueue(memory, 0x1_0000, 64);
         event = new DriverQueue(memory, 0x2_0000, 64);
-        final SplitQueue[] queues = {rx.configure(new SplitQueue(64)), tx.configure(new SplitQueue(64)), event.configure(new SplitQueue(64))};
+        queues = new SplitQueue[] {rx.configure(new SplitQueue(64)), tx.configure(new SplitQueue(64)), event.configure(new SplitQueue(64))};
         device.activate(memory, queues, device.deviceFeatures(), new Interrupt()
         {
             @Override
@@ -78,7 +89,7 @@ final class GuestVsockDriver
     void send(final long dstCid, final int srcPort, final int dstPort, final int op, final int flags, final int bufAlloc, final int fwdCnt,
         final byte[] data) throws DeviceException
     {
-        final long addr = TX_BASE + (long)(txSlot++ % 32) * 0x2000;
+        final long addr = TX_BASE + (long)(txSlot++ % 32) * 0x1_0000;
         memory.putU64(addr + VsockHeaderLayout.SRC_CID, cid);
         memory.putU64(addr + VsockHeaderLayout.DST_CID, dstCid);
         memory.putU32(addr + VsockHeaderLayout.SRC_PORT, srcPort);
@@ -91,18 +102,30 @@ final class GuestVsockDriver
         memory.putU32(addr + VsockHeaderLayout.FWD_CNT, fwdCnt);
         memory.write(addr + VsockHeaderLayout.SIZE, data, 0, data.length);
         tx.addChain(DriverBuffer.readable(addr, VsockHeaderLayout.SIZE + data.length));
-        device.processQueue(VirtioVsock.TXQ);
+        if (!engineDriven)
+        {
+            device.processQueue(VirtioVsock.TXQ);
+        }
+        reapTx();
+    }
+
+    /** Takes back transmitted buffers; returns how many are still in flight. */
+    int reapTx()
+    {
         while (tx.pollUsed())
         {
             // TX buffers come back with length 0.
         }
+        return tx.size() - tx.freeDescriptors();
     }
 
     /** Lets the device do host work and deliver what it has; returns the packets the guest received. */
     List<Packet> receive() throws DeviceException
     {
-        final int[] counts = new int[3];
-        device.poll(counts);
+        if (!engineDriven)
+        {
+            device.poll(new int[3]);
+        }
         final List<Packet> packets = new ArrayList<>();
         while (rx.pollUsed())
         {

@@ -49,7 +49,7 @@ class VsockHostTest
     {
         uds = dir.resolve("vm.vsock");
         host = new VsockHost(CID, uds);
-        final GuestMemory memory = GuestMemory.of(new GuestRegion(0, arena.allocate(4 << 20, 4096)));
+        final GuestMemory memory = GuestMemory.of(new GuestRegion(0, arena.allocate(8 << 20, 4096)));
         guest = new GuestVsockDriver(memory, CID, host);
     }
 
