@@ -21,6 +21,8 @@ import org.virtio4j.engine.Engine;
 import org.virtio4j.engine.EngineContext;
 import org.virtio4j.engine.ThreadingMode;
 import org.virtio4j.transport.vhost.VhostUserServer;
+import org.virtio4j.transport.vsock.BridgeConfig;
+import org.virtio4j.transport.vsock.VsockBridge;
 import org.virtio4j.transport.vsock.VsockHost;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,6 +42,15 @@ final class ServeCommand implements Callable<Integer>
 
     @Option(names = "--vsock", description = "A virtio-vsock device: socket=PATH,cid=N,uds=PATH. Repeatable.")
     List<String> vsock = new ArrayList<>();
+
+    @Option(names = "--bridge", description = "Join the vsock fabric: endpoint=HOST:PORT|ipc[,driver=AERON_DIR][,peer-timeout-ms=N].")
+    String bridge;
+
+    @Option(names = "--peer", description = "A remote CID and the endpoint of the host that serves it: cid=N,endpoint=HOST:PORT|ipc. Repeatable.")
+    List<String> peers = new ArrayList<>();
+
+    @Option(names = "--bridge-config", description = "The bridge configuration as a properties file (endpoint, driver, peer-timeout-ms, peer.<cid>=<endpoint>).")
+    Path bridgeConfig;
 
     @Option(names = "--threading", defaultValue = "SHARED", description = "Engine threading: SHARED, DEDICATED, RUN_TO_COMPLETION (default: ${DEFAULT-VALUE}).")
     ThreadingMode threading;
@@ -63,6 +74,12 @@ final class ServeCommand implements Callable<Integer>
             System.err.println("virtio4j serve: nothing to serve (give --blk socket=...,path=... or --vsock socket=...,cid=...,uds=...)");
             return 2;
         }
+        final VsockBridge fabric = bridgeConfig != null ? new VsockBridge(BridgeConfig.load(bridgeConfig))
+            : bridge != null ? new VsockBridge(BridgeConfig.parse(bridge, peers)) : null;
+        if (fabric != null)
+        {
+            System.out.println("virtio4j serve: vsock bridge on " + fabric.config().endpoint() + ", peers " + fabric.config().peers());
+        }
         final List<Served> devices = new ArrayList<>();
         for (int i = 0; i < blk.size(); i++)
         {
@@ -70,7 +87,7 @@ final class ServeCommand implements Callable<Integer>
         }
         for (int i = 0; i < vsock.size(); i++)
         {
-            devices.add(vsockDevice("vsock" + i, parse(vsock.get(i))));
+            devices.add(vsockDevice("vsock" + i, parse(vsock.get(i)), fabric));
         }
         final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle);
         if (cpus != null)
@@ -117,6 +134,10 @@ final class ServeCommand implements Callable<Integer>
             {
                 closeBacking(served.backing);
             }
+            if (fabric != null)
+            {
+                fabric.close();
+            }
             System.out.println("virtio4j serve: stopped");
             System.out.flush();
             finished.countDown();
@@ -140,7 +161,7 @@ final class ServeCommand implements Callable<Integer>
         }
     }
 
-    private static Served vsockDevice(final String name, final Map<String, String> options) throws IOException
+    private static Served vsockDevice(final String name, final Map<String, String> options, final VsockBridge fabric) throws IOException
     {
         for (final String key : options.keySet())
         {
@@ -151,7 +172,7 @@ final class ServeCommand implements Callable<Integer>
         }
         final long cid = Long.parseLong(require(options, "cid", "--vsock"));
         final Path uds = Path.of(require(options, "uds", "--vsock"));
-        final VsockHost host = new VsockHost(cid, uds);
+        final VsockHost host = new VsockHost(cid, uds, fabric);
         return new Served(Path.of(require(options, "socket", "--vsock")), name, new VsockDevice(cid, 256, host), host,
             "virtio-vsock, cid " + cid + ", host sockets " + uds + "_<port>");
     }

@@ -9,6 +9,7 @@ import org.virtio4j.devices.vsock.VsockDevice;
 import org.virtio4j.devices.vsock.VsockHeaderLayout;
 import org.virtio4j.devices.vsock.VsockPacketHandler;
 import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.memory.linux.EventFd;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioVsock;
 import org.virtio4j.virtio.driver.DriverBuffer;
@@ -18,16 +19,19 @@ import org.virtio4j.virtio.driver.DriverQueue;
  * A guest's vsock driver, simulated over a {@link VsockDevice}: it sends packets on the TX queue, keeps RX buffers
  * posted, and reads back the packets the device delivers.
  */
-final class GuestVsockDriver
+public final class GuestVsockDriver
 {
     /** A packet as the guest sees it. */
-    record Packet(long srcCid, long dstCid, int srcPort, int dstPort, int op, int flags, int bufAlloc, int fwdCnt, byte[] data)
+    public record Packet(long srcCid, long dstCid, int srcPort, int dstPort, int op, int flags, int bufAlloc, int fwdCnt, byte[] data)
     {
     }
 
-    static final int RX_BUFFER = VsockHeaderLayout.SIZE + 4096;
-    private static final long TX_BASE = 0x10_0000;
-    private static final long RX_BASE = 0x40_0000;
+    /** A receive buffer: header and 4 KiB of data, as Linux posts them. */
+    public static final int RX_BUFFER = VsockHeaderLayout.SIZE + 4096;
+    /** Where transmit buffers go: 32 of 64 KiB. */
+    public static final long TX_BASE = 0x10_0000;
+    /** Where receive buffers go: 32 of 8 KiB. */
+    public static final long RX_BASE = 0x40_0000;
     private static final long EVENT_BASE = 0x50_0000;
 
     final GuestMemory memory;
@@ -48,10 +52,42 @@ final class GuestVsockDriver
         this(memory, cid, handler, false);
     }
 
+    /** Kick eventfds of a device in another process (rings-only mode), or null. */
+    private final EventFd[] kicks;
+
+    /**
+     * A driver for a device in another process (behind vhost-user): only the rings, kicked through eventfds.
+     *
+     * @param memory the guest memory shared with the back-end.
+     * @param cid    the guest's CID.
+     * @param rx     the receive queue.
+     * @param tx     the transmit queue.
+     * @param kicks  the rx and tx kick eventfds.
+     */
+    public GuestVsockDriver(final GuestMemory memory, final long cid, final DriverQueue rx, final DriverQueue tx, final EventFd[] kicks)
+    {
+        this.memory = memory;
+        this.cid = cid;
+        this.rx = rx;
+        this.tx = tx;
+        this.event = null;
+        this.device = null;
+        this.queues = null;
+        this.engineDriven = true;
+        this.kicks = kicks;
+        rxAddrOfHead = new long[rx.size()];
+        for (int i = 0; i < 32; i++)
+        {
+            postRx(i);
+        }
+        kicks[VirtioVsock.RXQ].signal();
+    }
+
     GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler, final boolean engineDriven)
         throws DeviceException
     {
         this.engineDriven = engineDriven;
+        this.kicks = null;
         this.memory = memory;
         this.cid = cid;
         device = new VsockDevice(cid, 64, handler);
@@ -86,7 +122,7 @@ final class GuestVsockDriver
     }
 
     /** Sends one packet on TX and lets the device process it. */
-    void send(final long dstCid, final int srcPort, final int dstPort, final int op, final int flags, final int bufAlloc, final int fwdCnt,
+    public void send(final long dstCid, final int srcPort, final int dstPort, final int op, final int flags, final int bufAlloc, final int fwdCnt,
         final byte[] data) throws DeviceException
     {
         final long addr = TX_BASE + (long)(txSlot++ % 32) * 0x1_0000;
@@ -106,11 +142,15 @@ final class GuestVsockDriver
         {
             device.processQueue(VirtioVsock.TXQ);
         }
+        if (kicks != null)
+        {
+            kicks[VirtioVsock.TXQ].signal();
+        }
         reapTx();
     }
 
     /** Takes back transmitted buffers; returns how many are still in flight. */
-    int reapTx()
+    public int reapTx()
     {
         while (tx.pollUsed())
         {
@@ -120,7 +160,7 @@ final class GuestVsockDriver
     }
 
     /** Lets the device do host work and deliver what it has; returns the packets the guest received. */
-    List<Packet> receive() throws DeviceException
+    public List<Packet> receive() throws DeviceException
     {
         if (!engineDriven)
         {
@@ -140,6 +180,10 @@ final class GuestVsockDriver
                 memory.getU32(addr + VsockHeaderLayout.BUF_ALLOC), memory.getU32(addr + VsockHeaderLayout.FWD_CNT), data));
             rx.addChain(DriverBuffer.writable(addr, RX_BUFFER));
             rxAddrOfHead[rx.availIdx() == 0 ? 0 : lastHead()] = addr;
+        }
+        if (kicks != null && !packets.isEmpty())
+        {
+            kicks[VirtioVsock.RXQ].signal();
         }
         return packets;
     }

@@ -10,39 +10,39 @@ import org.virtio4j.virtio.VirtioVsock;
  * sent within the peer's credit, received data consumed (optionally slowly) with credit updates, checksums of
  * both directions, half-close and reset.
  */
-final class GuestVsockStack
+public final class GuestVsockStack
 {
     static final int BUF_ALLOC = 1 << 20;
     private static final int CHUNK = 32 * 1024;
 
     final GuestVsockDriver driver;
-    long peerCid;
+    public long peerCid;
     int localPort;
     int peerPort;
-    boolean connected;
-    boolean reset;
+    public boolean connected;
+    public boolean reset;
     boolean peerSendClosed;
     long peerBufAlloc;
     long peerFwdCnt;
     long txCnt;
-    long rxCnt;
-    long fwdCnt;
+    public long rxCnt;
+    public long fwdCnt;
     long fwdCntAdvertised;
-    long toSend;
-    long sent;
-    final CRC32C sentCrc = new CRC32C();
-    final CRC32C receivedCrc = new CRC32C();
+    public long toSend;
+    public long sent;
+    public final CRC32C sentCrc = new CRC32C();
+    public final CRC32C receivedCrc = new CRC32C();
     private final byte[] chunk = new byte[CHUNK];
     /** Bytes this stack may consume per step (a slow reader); unlimited when 0. */
     long consumePerStep;
     private long unconsumed;
 
-    GuestVsockStack(final GuestVsockDriver driver)
+    public GuestVsockStack(final GuestVsockDriver driver)
     {
         this.driver = driver;
     }
 
-    void connect(final long cid, final int port, final int fromPort) throws DeviceException
+    public void connect(final long cid, final int port, final int fromPort) throws DeviceException
     {
         peerCid = cid;
         peerPort = port;
@@ -51,7 +51,7 @@ final class GuestVsockStack
     }
 
     /** One step: handle what arrived, consume, send what the credit allows. */
-    void step(final boolean listen) throws DeviceException
+    public void step(final boolean listen) throws DeviceException
     {
         for (final GuestVsockDriver.Packet packet : driver.receive())
         {
@@ -150,12 +150,12 @@ final class GuestVsockStack
         }
     }
 
-    void shutdownSend() throws DeviceException
+    public void shutdownSend() throws DeviceException
     {
         driver.send(peerCid, localPort, peerPort, VirtioVsock.OP_SHUTDOWN, VirtioVsock.SHUTDOWN_SEND, BUF_ALLOC, (int)fwdCnt, new byte[0]);
     }
 
-    void resetConnection() throws DeviceException
+    public void resetConnection() throws DeviceException
     {
         driver.send(peerCid, localPort, peerPort, VirtioVsock.OP_RST, 0, BUF_ALLOC, (int)fwdCnt, new byte[0]);
         reset = true;
