@@ -9,6 +9,7 @@ import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 
 /**
  * This host's membership of the vsock fabric: an Aeron client (on an embedded media driver unless the
@@ -29,6 +30,15 @@ public final class VsockBridge implements AutoCloseable
      */
     public VsockBridge(final BridgeConfig config)
     {
+        this(config, new BackoffIdleStrategy(10, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)));
+    }
+
+    /**
+     * @param config     the fabric's configuration.
+     * @param driverIdle the embedded driver's idle strategy (busy-spin for latency benchmarks with a core to spare).
+     */
+    public VsockBridge(final BridgeConfig config, final IdleStrategy driverIdle)
+    {
         this.config = config;
         final String directory;
         if (config.driverDir() == null)
@@ -38,7 +48,7 @@ public final class VsockBridge implements AutoCloseable
                 .dirDeleteOnStart(true)
                 .dirDeleteOnShutdown(true)
                 .threadingMode(ThreadingMode.SHARED)
-                .sharedIdleStrategy(new BackoffIdleStrategy(10, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1)))
+                .sharedIdleStrategy(driverIdle)
                 .termBufferSparseFile(true)
                 .publicationTermBufferLength(4 << 20)
                 .ipcTermBufferLength(4 << 20)
@@ -60,6 +70,12 @@ public final class VsockBridge implements AutoCloseable
         final Path shm = Path.of("/dev/shm");
         final Path base = Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
         return base.resolve("virtio4j-aeron-" + ProcessHandle.current().pid() + "-" + System.nanoTime()).toString();
+    }
+
+    /** @return the media driver's directory (another bridge in this process may share it). */
+    public String driverDirectory()
+    {
+        return aeron.context().aeronDirectoryName();
     }
 
     /**

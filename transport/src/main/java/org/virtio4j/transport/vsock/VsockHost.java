@@ -51,6 +51,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private static final int MAX_MESSAGE = VsockHeaderLayout.SIZE + 64 * 1024;
     private static final int POLL_FRAGMENTS = 64;
     private static final long PEER_CHECK_NANOS = 100_000_000L;
+    private static final long ACCEPT_INTERVAL_NANOS = 1_000_000L;
 
     private final long guestCid;
     private final Path uds;
@@ -69,6 +70,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private int remoteCount;
     private long blockedSince;
     private long lastPeerCheck;
+    private long lastAccept;
     private long packetsBridgedOut;
     private long packetsBridgedIn;
     private long peerResets;
@@ -449,7 +451,14 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public int pollHost()
     {
-        int work = acceptHostConnections();
+        final long now = System.nanoTime();
+        int work = 0;
+        if (now - lastAccept >= ACCEPT_INTERVAL_NANOS)
+        {
+            // A system call: at most once a millisecond while busy (a sleeping device wakes on the listener fd).
+            lastAccept = now;
+            work += acceptHostConnections();
+        }
         if (bridge != null)
         {
             while (inbound.fits(MAX_MESSAGE))
@@ -461,7 +470,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
                     break;
                 }
             }
-            final long now = System.nanoTime();
             if (now - lastPeerCheck >= PEER_CHECK_NANOS)
             {
                 lastPeerCheck = now;

@@ -1,12 +1,13 @@
 package org.virtio4j.transport.vsock;
 
+import java.util.Arrays;
 import java.util.zip.CRC32C;
 
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.virtio.VirtioVsock;
 
 /**
- * One stream connection as a guest's vsock stack runs it, over a {@link GuestVsockDriver}: the handshake, data
+ * The driver side, simulated (for tests, benchmarks and demos): one stream connection as a guest's vsock stack runs it, over a {@link GuestVsockDriver}: the handshake, data
  * sent within the peer's credit, received data consumed (optionally slowly) with credit updates, checksums of
  * both directions, half-close and reset.
  */
@@ -90,7 +91,7 @@ public final class GuestVsockStack
                 unconsumed += packet.data().length;
                 if (rxCnt - fwdCnt > BUF_ALLOC)
                 {
-                    throw new AssertionError("the peer sent past our credit: " + (rxCnt - fwdCnt));
+                    throw new IllegalStateException("the peer sent past our credit: " + (rxCnt - fwdCnt));
                 }
             }
             case VirtioVsock.OP_CREDIT_UPDATE -> credit(packet);
@@ -106,7 +107,7 @@ public final class GuestVsockStack
                 reset = true;
                 connected = false;
             }
-            default -> throw new AssertionError("unexpected op " + packet.op());
+            default -> throw new IllegalStateException("unexpected op " + packet.op());
         }
     }
 
@@ -142,7 +143,7 @@ public final class GuestVsockStack
             {
                 chunk[i] = (byte)((sent + i) * 31 + localPort);
             }
-            final byte[] data = length == CHUNK ? chunk : java.util.Arrays.copyOf(chunk, length);
+            final byte[] data = length == CHUNK ? chunk : Arrays.copyOf(chunk, length);
             sentCrc.update(data, 0, length);
             driver.send(peerCid, localPort, peerPort, VirtioVsock.OP_RW, 0, BUF_ALLOC, (int)fwdCnt, data);
             txCnt += length;

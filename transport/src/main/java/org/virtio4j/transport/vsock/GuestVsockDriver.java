@@ -16,7 +16,7 @@ import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
 
 /**
- * A guest's vsock driver, simulated over a {@link VsockDevice}: it sends packets on the TX queue, keeps RX buffers
+ * The driver side, simulated (for tests, benchmarks and demos): a guest's vsock driver over a {@link VsockDevice}: it sends packets on the TX queue, keeps RX buffers
  * posted, and reads back the packets the device delivers.
  */
 public final class GuestVsockDriver
@@ -47,7 +47,7 @@ public final class GuestVsockDriver
     /** True when an engine drives the device: the driver only touches the rings. */
     final boolean engineDriven;
 
-    GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler) throws DeviceException
+    public GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler) throws DeviceException
     {
         this(memory, cid, handler, false);
     }
@@ -83,7 +83,7 @@ public final class GuestVsockDriver
         kicks[VirtioVsock.RXQ].signal();
     }
 
-    GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler, final boolean engineDriven)
+    public GuestVsockDriver(final GuestMemory memory, final long cid, final VsockPacketHandler handler, final boolean engineDriven)
         throws DeviceException
     {
         this.engineDriven = engineDriven;
