@@ -366,6 +366,22 @@ public final class SplitQueue
     }
 
     /**
+     * {@link #iter}, for devices whose queue may legitimately not be set up yet.
+     *
+     * @param memory the guest's memory.
+     * @return the iterator, or null if the queue is not ready (or has no available ring).
+     * @throws QueueException as {@link #iter}, for every other reason.
+     */
+    public AvailIter iterIfReady(final GuestMemory memory)
+    {
+        if (!ready || availRing == 0)
+        {
+            return null;
+        }
+        return iter(memory);
+    }
+
+    /**
      * Takes the next chain, if any: {@link #iter} and one step, with every error folded into "no chain"
      * (as vm-virtio's {@code pop_descriptor_chain}). Devices that need the reason use {@link #iter}.
      *

@@ -3,6 +3,7 @@ package org.virtio4j.devices.blk;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.OffloadingDevice;
@@ -12,7 +13,6 @@ import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.DescriptorChain;
 import org.virtio4j.virtio.DeviceType;
-import org.virtio4j.virtio.QueueError;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioBlk;
@@ -265,13 +265,7 @@ public final class BlkDevice implements OffloadingDevice
     @Override
     public int readConfig(final int offset, final byte[] data)
     {
-        if (offset < 0 || offset >= config.length)
-        {
-            return 0;
-        }
-        final int length = Math.min(data.length, config.length - offset);
-        System.arraycopy(config, offset, data, 0, length);
-        return length;
+        return ConfigSpace.read(config, offset, data);
     }
 
     @Override
@@ -366,18 +360,10 @@ public final class BlkDevice implements OffloadingDevice
     public int processAvailable(final SplitQueue queue)
     {
         final GuestMemory memory = this.memory;
-        final AvailIter iter;
-        try
+        final AvailIter iter = queue.iterIfReady(memory);
+        if (iter == null)
         {
-            iter = queue.iter(memory);
-        }
-        catch (final QueueException e)
-        {
-            if (e.error() == QueueError.NOT_READY)
-            {
-                return 0;
-            }
-            throw e;
+            return 0;
         }
         final boolean offloading = offload != null;
         int completed = 0;

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
+import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.VirtioDevice;
@@ -13,7 +14,6 @@ import org.virtio4j.virtio.ChainReader;
 import org.virtio4j.virtio.ChainWriter;
 import org.virtio4j.virtio.DescriptorChain;
 import org.virtio4j.virtio.DeviceType;
-import org.virtio4j.virtio.QueueError;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioConsole;
@@ -121,13 +121,7 @@ public final class ConsoleDevice implements VirtioDevice
     @Override
     public int readConfig(final int offset, final byte[] data)
     {
-        if (offset < 0 || offset >= config.length)
-        {
-            return 0;
-        }
-        final int length = Math.min(data.length, config.length - offset);
-        System.arraycopy(config, offset, data, 0, length);
-        return length;
+        return ConfigSpace.read(config, offset, data);
     }
 
     @Override
@@ -257,8 +251,8 @@ public final class ConsoleDevice implements VirtioDevice
         int completed = 0;
         try
         {
-            final AvailIter iter = queue.iter(memory);
-            while ((!receive || inputCount > 0) && iter.next(chain))
+            final AvailIter iter = queue.iterIfReady(memory);
+            while (iter != null && (!receive || inputCount > 0) && iter.next(chain))
             {
                 queue.addUsed(memory, chain.headIndex(), receive ? receive(chain) : transmit(chain));
                 completed++;
@@ -266,10 +260,7 @@ public final class ConsoleDevice implements VirtioDevice
         }
         catch (final QueueException e)
         {
-            if (e.error() != QueueError.NOT_READY)
-            {
-                throw new DeviceException("console queue " + queueIndex + ": " + e.getMessage(), e);
-            }
+            throw new DeviceException("console queue " + queueIndex + ": " + e.getMessage(), e);
         }
         return completed;
     }

@@ -3,6 +3,7 @@ package org.virtio4j.devices.vsock;
 import java.lang.foreign.MemorySegment;
 import java.util.function.IntConsumer;
 
+import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.PolledDevice;
@@ -11,7 +12,6 @@ import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.ChainWriter;
 import org.virtio4j.virtio.DescriptorChain;
 import org.virtio4j.virtio.DeviceType;
-import org.virtio4j.virtio.QueueError;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioFeatures;
@@ -32,6 +32,7 @@ public final class VsockDevice implements PolledDevice
     public static final int MAX_PACKET_DATA = 64 * 1024;
 
     private final long guestCid;
+    private final byte[] config = new byte[Long.BYTES];
     private final int queueSize;
     private final VsockPacketHandler handler;
     private final VsockPacketParser parser = new VsockPacketParser();
@@ -59,6 +60,7 @@ public final class VsockDevice implements PolledDevice
         this.guestCid = guestCid;
         this.queueSize = queueSize;
         this.handler = handler;
+        MemorySegment.ofArray(config).set(LE_U64, 0, guestCid);
     }
 
     @Override
@@ -89,15 +91,7 @@ public final class VsockDevice implements PolledDevice
     @Override
     public int readConfig(final int offset, final byte[] data)
     {
-        if (offset < 0 || offset >= Long.BYTES)
-        {
-            return 0;
-        }
-        final byte[] config = new byte[Long.BYTES];
-        MemorySegment.ofArray(config).set(LE_U64, 0, guestCid);
-        final int length = Math.min(data.length, Long.BYTES - offset);
-        System.arraycopy(config, offset, data, 0, length);
-        return length;
+        return ConfigSpace.read(config, offset, data);
     }
 
     @Override
@@ -318,18 +312,7 @@ public final class VsockDevice implements PolledDevice
 
     private AvailIter iter(final SplitQueue queue)
     {
-        try
-        {
-            return queue.iter(memory);
-        }
-        catch (final QueueException e)
-        {
-            if (e.error() == QueueError.NOT_READY)
-            {
-                return null;
-            }
-            throw e;
-        }
+        return queue.iterIfReady(memory);
     }
 
     private void signal(final SplitQueue queue, final int index, final int completed)
