@@ -192,6 +192,25 @@ class VsockHostTest
     }
 
     @Test
+    void shouldRefuseConnectionsBeyondTheBound() throws Exception
+    {
+        try (ServerSocketChannel service = ServerSocketChannel.open(StandardProtocolFamily.UNIX))
+        {
+            service.bind(UnixDomainSocketAddress.of(Path.of(uds + "_77")), VsockHost.MAX_CONNECTIONS + 1);
+            for (int port = 1; port <= VsockHost.MAX_CONNECTIONS; port++)
+            {
+                guest.send(VirtioVsock.HOST_CID, port, 77, VirtioVsock.OP_REQUEST, 0, GUEST_BUF, 0, new byte[0]);
+                assertEquals(port, receiveUntil(VirtioVsock.OP_RESPONSE).getLast().dstPort());
+            }
+            assertEquals(VsockHost.MAX_CONNECTIONS, host.connectionCount());
+            guest.send(VirtioVsock.HOST_CID, 1000, 77, VirtioVsock.OP_REQUEST, 0, GUEST_BUF, 0, new byte[0]);
+            assertEquals(1000, receiveUntil(VirtioVsock.OP_RST).getLast().dstPort(), "the connection over the bound is refused");
+            assertEquals(1, host.refusedConnections());
+            assertEquals(VsockHost.MAX_CONNECTIONS, host.connectionCount(), "the others are untouched");
+        }
+    }
+
+    @Test
     void shouldSignalTransportResetOnTheEventQueue() throws Exception
     {
         final long event = guest.postEventBuffer();
