@@ -35,8 +35,8 @@ import org.virtio4j.transport.vsock.VsockHost;
 public final class VsockBridgeBenchmark
 {
     private static final int MESSAGE = 64;
-    private static final int WARMUP = 20_000;
-    private static final int MEASURED = 100_000;
+    private static final int WARMUP = 200_000;
+    private static final int MEASURED = 300_000;
     private static final long STREAM_BYTES = 512L << 20;
 
     private VsockBridgeBenchmark()
@@ -50,6 +50,7 @@ public final class VsockBridgeBenchmark
     public static void main(final String[] args) throws Exception
     {
         final Path dir = Files.createTempDirectory("virtio4j-vsock-bench");
+
         System.out.println("64-byte round trip, " + MEASURED + " samples after " + WARMUP + " warm-up (microseconds):");
         System.out.println("transport            p50       p99     p99.9       max");
         print("bridge, Aeron IPC", bridgeRoundTrips(dir, "ipc", "ipc", null));
@@ -117,6 +118,13 @@ public final class VsockBridgeBenchmark
                 {
                     histogram.recordValue(System.nanoTime() - start);
                 }
+            }
+            final long expected = (long)(WARMUP + MEASURED) * MESSAGE;
+            if (a.rxCnt != expected || b.rxCnt != expected || a.sentCrc.getValue() != b.receivedCrc.getValue() ||
+                b.sentCrc.getValue() != a.receivedCrc.getValue())
+            {
+                throw new IllegalStateException("round trips lost, duplicated or corrupted bytes: A received " + a.rxCnt +
+                    ", B received " + b.rxCnt + ", expected " + expected);
             }
         }
         return histogram;

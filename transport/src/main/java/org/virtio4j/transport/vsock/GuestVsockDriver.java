@@ -178,20 +178,13 @@ public final class GuestVsockDriver
                 memory.getU32(addr + VsockHeaderLayout.SRC_PORT), memory.getU32(addr + VsockHeaderLayout.DST_PORT),
                 memory.getU16(addr + VsockHeaderLayout.OP), memory.getU32(addr + VsockHeaderLayout.FLAGS),
                 memory.getU32(addr + VsockHeaderLayout.BUF_ALLOC), memory.getU32(addr + VsockHeaderLayout.FWD_CNT), data));
-            rx.addChain(DriverBuffer.writable(addr, RX_BUFFER));
-            rxAddrOfHead[rx.availIdx() == 0 ? 0 : lastHead()] = addr;
+            rxAddrOfHead[rx.addChain(DriverBuffer.writable(addr, RX_BUFFER))] = addr;
         }
         if (kicks != null && !packets.isEmpty())
         {
             kicks[VirtioVsock.RXQ].signal();
         }
         return packets;
-    }
-
-    private int lastHead()
-    {
-        // The head just offered is the one at the avail slot before avail.idx.
-        return memory.getAtomicU16(rx.availRing() + 4 + 2L * ((rx.availIdx() - 1) & (rx.size() - 1)));
     }
 
     /** Posts one event-queue buffer. */

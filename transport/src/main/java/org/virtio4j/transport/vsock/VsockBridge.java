@@ -2,6 +2,7 @@ package org.virtio4j.transport.vsock;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.BitSet;
 import java.util.concurrent.TimeUnit;
 
 import io.aeron.Aeron;
@@ -10,6 +11,8 @@ import io.aeron.driver.ThreadingMode;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
+import org.virtio4j.memory.linux.ErrnoException;
+import org.virtio4j.memory.linux.Linux;
 
 /**
  * This host's membership of the vsock fabric: an Aeron client (on an embedded media driver unless the
@@ -39,6 +42,16 @@ public final class VsockBridge implements AutoCloseable
      */
     public VsockBridge(final BridgeConfig config, final IdleStrategy driverIdle)
     {
+        this(config, driverIdle, -1);
+    }
+
+    /**
+     * @param config     the fabric's configuration.
+     * @param driverIdle the embedded driver's idle strategy.
+     * @param driverCpu  the CPU to pin the embedded driver's thread to, or -1.
+     */
+    public VsockBridge(final BridgeConfig config, final IdleStrategy driverIdle, final int driverCpu)
+    {
         this.config = config;
         final String directory;
         if (config.driverDir() == null)
@@ -49,6 +62,11 @@ public final class VsockBridge implements AutoCloseable
                 .dirDeleteOnShutdown(true)
                 .threadingMode(ThreadingMode.SHARED)
                 .sharedIdleStrategy(driverIdle)
+                .sharedThreadFactory(task -> new Thread(() ->
+                {
+                    pin(driverCpu);
+                    task.run();
+                }, "virtio4j-aeron-driver"))
                 .termBufferSparseFile(true)
                 .publicationTermBufferLength(4 << 20)
                 .ipcTermBufferLength(4 << 20)
@@ -63,6 +81,24 @@ public final class VsockBridge implements AutoCloseable
             directory = config.driverDir().toString();
         }
         aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(directory));
+    }
+
+    private static void pin(final int cpu)
+    {
+        if (cpu < 0)
+        {
+            return;
+        }
+        final BitSet cpus = new BitSet();
+        cpus.set(cpu);
+        try
+        {
+            Linux.setAffinity(cpus);
+        }
+        catch (final ErrnoException e)
+        {
+            System.err.println("virtio4j bridge: cannot pin the media driver to cpu " + cpu + ": " + e.getMessage());
+        }
     }
 
     private static String tempDirectory()
