@@ -23,16 +23,12 @@ public enum CounterType
     RING_FULL(1008, "ring full"),
     /** Device errors on the queue (each stops the device: it needs a reset). */
     DEVICE_ERRORS(1009, "device errors"),
-    /** Bytes the device read from its backend into the guest. */
-    BYTES_READ(1010, "bytes read"),
-    /** Bytes the device wrote from the guest to its backend. */
-    BYTES_WRITTEN(1011, "bytes written"),
-    /** Requests that failed, all reasons (per-reason counters follow). */
-    REQUEST_ERRORS(1012, "request errors"),
     /** Poller duty cycles that found work. */
     POLL_BUSY(1020, "busy polls"),
     /** Poller duty cycles that found none. */
     POLL_IDLE(1021, "idle polls"),
+    /** A device's own statistic (the label names it). */
+    DEVICE_STATISTIC(1013, "statistic"),
     /** Failures of a specific kind (the label names it). */
     ERRORS_BY_REASON(1030, "errors");
 

@@ -1,72 +1,47 @@
 package org.virtio4j.engine;
 
+import java.util.List;
+
 import org.agrona.concurrent.status.AtomicCounter;
-import org.virtio4j.devices.blk.BlkDevice;
-import org.virtio4j.devices.blk.BlkError;
-import org.virtio4j.devices.blk.BlkParseError;
+import org.virtio4j.devices.core.DeviceCounters;
 import org.virtio4j.devices.core.VirtioDevice;
 
 /**
- * Copies a device's own statistics (bytes, errors by reason) into published counters, once per batch on the
- * actor's thread. Devices without statistics publish nothing.
+ * Copies a device's own statistics ({@link DeviceCounters}: bytes, errors by reason, ...) into published counters,
+ * once per batch on the actor's thread. Devices without statistics publish nothing.
  */
 final class DeviceStatsPublisher
 {
-    private static final BlkError[] EXECUTE_ERRORS = BlkError.values();
-    private static final BlkParseError[] PARSE_ERRORS = BlkParseError.values();
+    private final DeviceCounters device;
+    private final AtomicCounter[] counters;
 
-    private final BlkDevice blk;
-    private final AtomicCounter bytesRead;
-    private final AtomicCounter bytesWritten;
-    private final AtomicCounter[] executeErrors;
-    private final AtomicCounter[] parseErrors;
-
-    private DeviceStatsPublisher(final BlkDevice blk, final String name, final EngineCounters counters)
+    private DeviceStatsPublisher(final DeviceCounters device, final String name, final EngineCounters engineCounters)
     {
-        this.blk = blk;
-        final String prefix = name + " ";
-        bytesRead = counters.newCounter(CounterType.BYTES_READ, prefix);
-        bytesWritten = counters.newCounter(CounterType.BYTES_WRITTEN, prefix);
-        executeErrors = new AtomicCounter[EXECUTE_ERRORS.length];
-        for (final BlkError error : EXECUTE_ERRORS)
+        this.device = device;
+        final List<String> names = device.counterNames();
+        counters = new AtomicCounter[names.size()];
+        for (int i = 0; i < counters.length; i++)
         {
-            executeErrors[error.ordinal()] = counters.newErrorCounter(prefix, error.name().toLowerCase());
-        }
-        parseErrors = new AtomicCounter[PARSE_ERRORS.length];
-        for (final BlkParseError error : PARSE_ERRORS)
-        {
-            parseErrors[error.ordinal()] = counters.newErrorCounter(prefix, "parse " + error.name().toLowerCase());
+            counters[i] = engineCounters.newDeviceCounter(name + " " + names.get(i), names.get(i).startsWith("errors: "));
         }
     }
 
     static DeviceStatsPublisher forDevice(final VirtioDevice device, final String name, final EngineCounters counters)
     {
-        return device instanceof BlkDevice blk ? new DeviceStatsPublisher(blk, name, counters) : null;
+        return device instanceof DeviceCounters statistics ? new DeviceStatsPublisher(statistics, name, counters) : null;
     }
 
     void publish()
     {
-        bytesRead.setRelease(blk.bytesRead());
-        bytesWritten.setRelease(blk.bytesWritten());
-        for (int i = 0; i < EXECUTE_ERRORS.length; i++)
+        for (int i = 0; i < counters.length; i++)
         {
-            executeErrors[i].setRelease(blk.errors(EXECUTE_ERRORS[i]));
-        }
-        for (int i = 0; i < PARSE_ERRORS.length; i++)
-        {
-            parseErrors[i].setRelease(blk.parseErrors(PARSE_ERRORS[i]));
+            counters[i].setRelease(device.counterValue(i));
         }
     }
 
     void close()
     {
-        bytesRead.close();
-        bytesWritten.close();
-        for (final AtomicCounter counter : executeErrors)
-        {
-            counter.close();
-        }
-        for (final AtomicCounter counter : parseErrors)
+        for (final AtomicCounter counter : counters)
         {
             counter.close();
         }

@@ -72,6 +72,16 @@ public final class EngineCounters implements AutoCloseable
         return manager.newCounter(prefix + (prefix.isEmpty() ? "" : "errors: ") + reason, CounterType.ERRORS_BY_REASON.id());
     }
 
+    /**
+     * @param label the full label.
+     * @param error true for an error counter (typed {@link CounterType#ERRORS_BY_REASON}).
+     * @return a new device counter.
+     */
+    public AtomicCounter newDeviceCounter(final String label, final boolean error)
+    {
+        return manager.newCounter(label, error ? CounterType.ERRORS_BY_REASON.id() : CounterType.DEVICE_STATISTIC.id());
+    }
+
     /** @return the counters, for reading. */
     public CountersReader reader()
     {

@@ -1,9 +1,12 @@
 package org.virtio4j.devices.blk;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 import org.virtio4j.devices.core.ConfigSpace;
+import org.virtio4j.devices.core.DeviceCounters;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.OffloadingDevice;
@@ -33,7 +36,7 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
  *
  * <p>Not thread-safe: one actor drives a device (queues may be split across actors by the engine).
  */
-public final class BlkDevice implements OffloadingDevice
+public final class BlkDevice implements OffloadingDevice, DeviceCounters
 {
     private final BlkBackend backend;
     private final BlkOptions options;
@@ -465,6 +468,37 @@ public final class BlkDevice implements OffloadingDevice
         memory = null;
         queues = null;
         interrupt = null;
+    }
+
+    private static final BlkError[] EXECUTE_ERRORS = BlkError.values();
+    private static final BlkParseError[] PARSE_ERRORS = BlkParseError.values();
+
+    @Override
+    public List<String> counterNames()
+    {
+        final List<String> names = new ArrayList<>(List.of("requests", "bytes read", "bytes written"));
+        for (final BlkError error : EXECUTE_ERRORS)
+        {
+            names.add("errors: " + error.name().toLowerCase());
+        }
+        for (final BlkParseError error : PARSE_ERRORS)
+        {
+            names.add("errors: parse " + error.name().toLowerCase());
+        }
+        return names;
+    }
+
+    @Override
+    public long counterValue(final int index)
+    {
+        return switch (index)
+        {
+            case 0 -> requests;
+            case 1 -> bytesRead();
+            case 2 -> bytesWritten();
+            default -> index - 3 < EXECUTE_ERRORS.length ? errors(EXECUTE_ERRORS[index - 3])
+                : parseErrors(PARSE_ERRORS[index - 3 - EXECUTE_ERRORS.length]);
+        };
     }
 
     /** @return the executor used on the owner's thread. */

@@ -1,9 +1,12 @@
 package org.virtio4j.devices.vsock;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.IntConsumer;
 
 import org.virtio4j.devices.core.ConfigSpace;
+import org.virtio4j.devices.core.DeviceCounters;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.PolledDevice;
@@ -26,7 +29,7 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
  *
  * <p>Not thread-safe: one actor drives the device.
  */
-public final class VsockDevice implements PolledDevice
+public final class VsockDevice implements PolledDevice, DeviceCounters
 {
     /** The most data one packet carries (what Linux's virtio transport uses). */
     public static final int MAX_PACKET_DATA = 64 * 1024;
@@ -329,6 +332,35 @@ public final class VsockDevice implements PolledDevice
         memory = null;
         queues = null;
         interrupt = null;
+    }
+
+    private static final VsockParseError[] PARSE_ERRORS = VsockParseError.values();
+
+    @Override
+    public List<String> counterNames()
+    {
+        final List<String> names = new ArrayList<>(List.of("packets from guest", "packets to guest"));
+        for (final VsockParseError error : PARSE_ERRORS)
+        {
+            names.add("errors: parse " + error.name().toLowerCase());
+        }
+        names.addAll(handler.counterNames());
+        return names;
+    }
+
+    @Override
+    public long counterValue(final int index)
+    {
+        if (index == 0)
+        {
+            return packetsFromGuest;
+        }
+        if (index == 1)
+        {
+            return packetsToGuest;
+        }
+        final int parse = index - 2;
+        return parse < PARSE_ERRORS.length ? parseErrors[parse] : handler.counterValue(parse - PARSE_ERRORS.length);
     }
 
     /** @return the guest's context id. */

@@ -1,5 +1,6 @@
 package org.virtio4j.devices.vsock;
 
+import java.util.List;
 import java.util.function.IntConsumer;
 
 import org.virtio4j.memory.GuestMemory;
@@ -58,5 +59,20 @@ public interface VsockPacketHandler
     /** @param sink given each descriptor whose readability means {@link #pollHost()} has work. */
     default void addWakeFds(final IntConsumer sink)
     {
+    }
+
+    /** @return the labels of the handler's own counters (none by default). */
+    default List<String> counterNames()
+    {
+        return List.of();
+    }
+
+    /**
+     * @param index an index into {@link #counterNames()}.
+     * @return that counter's value.
+     */
+    default long counterValue(final int index)
+    {
+        return 0;
     }
 }

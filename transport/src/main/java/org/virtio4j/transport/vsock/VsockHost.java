@@ -841,6 +841,29 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         remoteCount = 0;
     }
 
+    @Override
+    public List<String> counterNames()
+    {
+        return List.of("connections", "resets sent", "packets bridged out", "packets bridged in", "errors: bad packets",
+            "errors: credit violations", "errors: refused connections", "errors: peer resets");
+    }
+
+    @Override
+    public long counterValue(final int index)
+    {
+        return switch (index)
+        {
+            case 0 -> connections.size();
+            case 1 -> resets;
+            case 2 -> packetsBridgedOut;
+            case 3 -> packetsBridgedIn;
+            case 4 -> badPackets;
+            case 5 -> creditViolations;
+            case 6 -> refusedConnections;
+            default -> peerResets;
+        };
+    }
+
     /** @return open connections. */
     public int connectionCount()
     {
