@@ -80,11 +80,16 @@ final class PacketRing implements AutoCloseable
         return at;
     }
 
-    /** @return the segment of the oldest packet's bytes not yet delivered (header included until the first delivery). */
-    MemorySegment headPacket()
+    /** @return the whole ring; the oldest packet starts at {@link #headOffset()}. */
+    MemorySegment ring()
     {
-        final long at = headAt();
-        return ring.asSlice(at + Integer.BYTES, ring.get(LENGTH, at));
+        return ring;
+    }
+
+    /** @return where in {@link #ring()} the oldest packet's bytes (header, then data) start. */
+    long headOffset()
+    {
+        return headAt() + Integer.BYTES;
     }
 
     /** @return the bytes of the oldest packet's data already delivered (it is split across receive buffers). */

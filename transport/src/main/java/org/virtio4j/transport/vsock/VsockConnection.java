@@ -3,6 +3,7 @@ package org.virtio4j.transport.vsock;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
+import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.ErrnoException;
 import org.virtio4j.memory.linux.UnixSocket;
 
@@ -90,7 +91,7 @@ final class VsockConnection
      */
     boolean acceptFromGuest(final MemorySegment data, final long length)
     {
-        if (rxCnt + length - fwdCnt > BUF_ALLOC || toHostCount + length > BUF_ALLOC)
+        if (!fits(length))
         {
             return false;
         }
@@ -100,6 +101,36 @@ final class VsockConnection
             final int tail = (toHostStart + toHostCount) % BUF_ALLOC;
             final int chunk = (int)Math.min(length - done, BUF_ALLOC - tail);
             MemorySegment.copy(data, done, toHost, tail, chunk);
+            toHostCount += chunk;
+            done += chunk;
+        }
+        rxCnt += length;
+        return true;
+    }
+
+    private boolean fits(final long length)
+    {
+        return rxCnt + length - fwdCnt <= BUF_ALLOC && toHostCount + length <= BUF_ALLOC;
+    }
+
+    /**
+     * Queues guest bytes straight from guest memory (no intermediate view: nothing allocated per packet).
+     *
+     * @return false if they exceed our advertised credit (a credit violation).
+     * @throws org.virtio4j.memory.GuestMemoryException if the data is not in guest memory.
+     */
+    boolean acceptFromGuest(final GuestMemory memory, final long address, final long length)
+    {
+        if (!fits(length))
+        {
+            return false;
+        }
+        long done = 0;
+        while (done < length)
+        {
+            final int tail = (toHostStart + toHostCount) % BUF_ALLOC;
+            final int chunk = (int)Math.min(length - done, BUF_ALLOC - tail);
+            memory.read(address + done, toHost, tail, chunk);
             toHostCount += chunk;
             done += chunk;
         }

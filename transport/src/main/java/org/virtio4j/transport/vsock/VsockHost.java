@@ -380,10 +380,10 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         {
             return;
         }
-        final MemorySegment data;
+        final boolean accepted;
         try
         {
-            data = memory.slice(packet.dataAddr(), packet.dataLen());
+            accepted = connection.acceptFromGuest(memory, packet.dataAddr(), packet.dataLen());
         }
         catch (final RuntimeException e)
         {
@@ -391,7 +391,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             reset(connection, packet.srcPort(), packet.dstPort());
             return;
         }
-        if (!connection.acceptFromGuest(data, packet.dataLen()))
+        if (!accepted)
         {
             creditViolations++;
             reset(connection, packet.srcPort(), packet.dstPort());
@@ -652,20 +652,22 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     /** Delivers the oldest bridged packet, as much of its data as the receive buffer holds (the rest goes next). */
     private long deliverBridged(final GuestMemory memory, final VsockPacket packet)
     {
-        final MemorySegment message = inbound.headPacket();
-        final int dataLength = message.get(LE_U32, VsockHeaderLayout.LEN);
+        final MemorySegment message = inbound.ring();
+        final long at = inbound.headOffset();
+        final int dataLength = message.get(LE_U32, at + VsockHeaderLayout.LEN);
         final int consumed = inbound.headConsumed();
         final int room = packet.hasData() ? (int)Math.min(packet.dataLen(), Integer.MAX_VALUE) : 0;
         final int length = Math.min(dataLength - consumed, room);
         if (length > 0)
         {
-            memory.write(packet.dataAddr(), message, VsockHeaderLayout.SIZE + consumed, length);
+            memory.write(packet.dataAddr(), message, at + VsockHeaderLayout.SIZE + consumed, length);
         }
-        packet.header(message.get(LE_U64, VsockHeaderLayout.SRC_CID), message.get(LE_U64, VsockHeaderLayout.DST_CID),
-            message.get(LE_U32, VsockHeaderLayout.SRC_PORT), message.get(LE_U32, VsockHeaderLayout.DST_PORT), length,
-            Short.toUnsignedInt(message.get(LE_U16, VsockHeaderLayout.TYPE)), Short.toUnsignedInt(message.get(LE_U16, VsockHeaderLayout.OP)),
-            message.get(LE_U32, VsockHeaderLayout.FLAGS), message.get(LE_U32, VsockHeaderLayout.BUF_ALLOC),
-            message.get(LE_U32, VsockHeaderLayout.FWD_CNT));
+        packet.header(message.get(LE_U64, at + VsockHeaderLayout.SRC_CID), message.get(LE_U64, at + VsockHeaderLayout.DST_CID),
+            message.get(LE_U32, at + VsockHeaderLayout.SRC_PORT), message.get(LE_U32, at + VsockHeaderLayout.DST_PORT), length,
+            Short.toUnsignedInt(message.get(LE_U16, at + VsockHeaderLayout.TYPE)),
+            Short.toUnsignedInt(message.get(LE_U16, at + VsockHeaderLayout.OP)),
+            message.get(LE_U32, at + VsockHeaderLayout.FLAGS), message.get(LE_U32, at + VsockHeaderLayout.BUF_ALLOC),
+            message.get(LE_U32, at + VsockHeaderLayout.FWD_CNT));
         inbound.consume(length, consumed + length >= dataLength);
         return length;
     }
