@@ -156,6 +156,29 @@ class VhostUserServerTest
     }
 
     @Test
+    void shouldPollARingWhoseKickCameWithTheNoFdFlag() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect(); EventFd call = EventFd.create())
+        {
+            negotiate(fe);
+            addMemory(fe);
+            final DriverQueue driver = new DriverQueue(memory, 0x1000, 64);
+            fe.send(VhostUserRequest.SET_VRING_NUM, 0, state(0, 64));
+            fe.send(VhostUserRequest.SET_VRING_ADDR, 0, address(0, USER_BASE + driver.descTable(), USER_BASE + driver.usedRing(),
+                USER_BASE + driver.availRing()));
+            fe.send(VhostUserRequest.SET_VRING_CALL, 0, u64(0), call.fd());
+            fe.send(VhostUserRequest.SET_VRING_KICK, NEED_REPLY, u64(VhostUserMessage.VRING_NOFD));
+            assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_KICK), "no fd, and the flag says so");
+            fe.send(VhostUserRequest.SET_VRING_ENABLE, NEED_REPLY, state(0, 1));
+            assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_ENABLE));
+            try (EventFd unusedKick = EventFd.create())
+            {
+                assertEquals(VirtioBlk.S_OK, serveGetId(driver, unusedKick), "served by polling, without kicks");
+            }
+        }
+    }
+
+    @Test
     void shouldCloseTheConnectionOnAnOversizedMessageAndAcceptTheNext() throws Exception
     {
         try (VhostUserFrontEnd fe = connect())
