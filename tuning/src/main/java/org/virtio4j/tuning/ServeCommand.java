@@ -171,6 +171,10 @@ final class ServeCommand implements Callable<Integer>
             }
         }
         final long cid = Long.parseLong(require(options, "cid", "--vsock"));
+        if (cid < 3 || cid >= 0xffff_ffffL)
+        {
+            throw new IllegalArgumentException("--vsock cid=" + cid + " must be in [3, 2^32 - 2]");
+        }
         final Path uds = Path.of(require(options, "uds", "--vsock"));
         final VsockHost host = new VsockHost(cid, uds, fabric);
         return new Served(Path.of(require(options, "socket", "--vsock")), name, new VsockDevice(cid, 256, host), host,

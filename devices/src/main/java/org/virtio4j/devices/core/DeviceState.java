@@ -155,6 +155,7 @@ public final class DeviceState
     public void reset()
     {
         device.reset();
+        device.guestGone();
         for (final SplitQueue queue : queues)
         {
             queue.reset();

@@ -71,6 +71,14 @@ public interface VirtioDevice
      */
     int processQueue(int queue) throws DeviceException;
 
+    /**
+     * The guest is gone, not just restarting its queues (the driver wrote status 0, the VMM reset the device or
+     * disconnected): drop host-side state tied to it. Queue restarts call {@link #reset()} only.
+     */
+    default void guestGone()
+    {
+    }
+
     /** Back to the state before activation: forget queues, memory and in-flight state. */
     void reset();
 }

@@ -258,6 +258,10 @@ public final class VsockDevice implements PolledDevice, DeviceCounters
             else
             {
                 parseErrors[error.ordinal()]++;
+                if (packet.headerRead())
+                {
+                    handler.onBadPacket(packet);
+                }
             }
             queue.addUsed(memory, chain.headIndex(), 0);
             completed++;
@@ -332,6 +336,13 @@ public final class VsockDevice implements PolledDevice, DeviceCounters
         memory = null;
         queues = null;
         interrupt = null;
+    }
+
+    @Override
+    public void guestGone()
+    {
+        // The guest forgot its connections: so does the host side (host sockets closed, bridged state dropped).
+        handler.transportReset();
     }
 
     private static final VsockParseError[] PARSE_ERRORS = VsockParseError.values();

@@ -20,6 +20,7 @@ public final class VsockPacket
     private long dataAddr;
     private long dataLen = NO_DATA;
     private GuestMemoryException memoryError;
+    private boolean headerRead;
 
     private long srcCid;
     private long dstCid;
@@ -38,6 +39,7 @@ public final class VsockPacket
         dataAddr = 0;
         dataLen = NO_DATA;
         memoryError = null;
+        headerRead = false;
         srcCid = 0;
         dstCid = 0;
         srcPort = 0;
@@ -62,6 +64,13 @@ public final class VsockPacket
         flags = memory.getU32(address + VsockHeaderLayout.FLAGS);
         bufAlloc = memory.getU32(address + VsockHeaderLayout.BUF_ALLOC);
         fwdCnt = memory.getU32(address + VsockHeaderLayout.FWD_CNT);
+        headerRead = true;
+    }
+
+    /** @return true if the header copy was read from a TX packet (its fields are the guest's). */
+    public boolean headerRead()
+    {
+        return headerRead;
     }
 
     /**

@@ -21,6 +21,16 @@ public interface VsockPacketHandler
      */
     boolean onTransmit(GuestMemory memory, VsockPacket packet);
 
+    /**
+     * The guest sent a packet whose header parsed but whose data did not (outside memory, a descriptor too short):
+     * the stream would have a gap, so its connection should be reset.
+     *
+     * @param packet the packet's header copy.
+     */
+    default void onBadPacket(final VsockPacket packet)
+    {
+    }
+
     /** @return true if a packet for the guest is waiting. */
     boolean hasPacketForGuest();
 

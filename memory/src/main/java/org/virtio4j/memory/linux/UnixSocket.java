@@ -27,6 +27,7 @@ public final class UnixSocket implements AutoCloseable
     private static final int AF_UNIX = 1;
     private static final int SOCK_STREAM = 1;
     private static final int SOCK_CLOEXEC = 0x80000;
+    private static final int SOCK_NONBLOCK = 0x800;
     private static final int SOL_SOCKET = 1;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CTRUNC = 0x8;
@@ -104,11 +105,16 @@ public final class UnixSocket implements AutoCloseable
 
     private static UnixSocket newSocket() throws ErrnoException
     {
+        return newSocket(0);
+    }
+
+    private static UnixSocket newSocket(final int extraType) throws ErrnoException
+    {
         final UnixSocket socket;
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment callState = arena.allocate(Linux.CALL_STATE);
-            final int fd = (int)SOCKET.invokeExact(callState, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            final int fd = (int)SOCKET.invokeExact(callState, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | extraType, 0);
             if (fd < 0)
             {
                 throw new ErrnoException("socket", Linux.errno(callState), "AF_UNIX");
@@ -166,6 +172,34 @@ public final class UnixSocket implements AutoCloseable
     public static UnixSocket connect(final String path) throws ErrnoException
     {
         final UnixSocket socket = newSocket();
+        try (Arena arena = Arena.ofConfined())
+        {
+            final MemorySegment address = address(arena, path);
+            socket.check("connect", (int)CONNECT.invokeExact(socket.state, socket.fd, address, (int)SOCKADDR_UN_SIZE), "path=" + path);
+            return socket;
+        }
+        catch (final ErrnoException e)
+        {
+            socket.close();
+            throw e;
+        }
+        catch (final Throwable t)
+        {
+            socket.close();
+            throw new IllegalStateException("connect", t);
+        }
+    }
+
+    /**
+     * Connects without ever waiting: a listener whose backlog is full refuses at once (EAGAIN).
+     *
+     * @param path the socket path.
+     * @return the connected, non-blocking socket.
+     * @throws ErrnoException if the connection is refused, would wait, or fails.
+     */
+    public static UnixSocket connectNonBlocking(final String path) throws ErrnoException
+    {
+        final UnixSocket socket = newSocket(SOCK_NONBLOCK);
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment address = address(arena, path);

@@ -630,6 +630,7 @@ final class VhostUserBackend
     {
         stopDevice();
         device.reset();
+        device.guestGone();
         for (final Vring vring : vrings)
         {
             vring.base = 0;

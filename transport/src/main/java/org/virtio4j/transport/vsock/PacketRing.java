@@ -64,6 +64,13 @@ final class PacketRing implements AutoCloseable
         tail += record;
     }
 
+    /** Drops every packet. */
+    void clear()
+    {
+        head = tail;
+        headConsumed = 0;
+    }
+
     boolean isEmpty()
     {
         return head == tail;

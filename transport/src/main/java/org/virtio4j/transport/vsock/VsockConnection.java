@@ -37,7 +37,7 @@ final class VsockConnection
     static final int SEND_RST = 8;
     static final int SEND_REQUEST = 16;
 
-    final int guestPort;
+    int guestPort;
     final int hostPort;
     final UnixSocket socket;
     int state;
@@ -75,7 +75,9 @@ final class VsockConnection
     /** @return the bytes the guest's credit lets us send now. */
     long guestCredit()
     {
-        return Math.max(0, peerBufAlloc - (txCnt - peerFwdCnt));
+        // fwd_cnt is the guest's u32 counter: the bytes in flight are the difference modulo 2^32.
+        final long inFlight = (txCnt - peerFwdCnt) & 0xffff_ffffL;
+        return Math.max(0, peerBufAlloc - inFlight);
     }
 
     void updatePeerCredit(final int bufAlloc, final int fwdCnt)

@@ -6,12 +6,11 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
 
-import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.ControlledFragmentHandler;
 import io.aeron.logbuffer.Header;
 import org.agrona.DirectBuffer;
 
@@ -58,19 +57,22 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private final UnixSocket listener;
     private final List<VsockConnection> connections = new ArrayList<>();
     private final List<VsockConnection> handshaking = new ArrayList<>();
-    private final ArrayDeque<long[]> orphanResets = new ArrayDeque<>();
+    private final long[] orphanGuestPorts = new long[ORPHAN_RST_LIMIT];
+    private final long[] orphanPeerPorts = new long[ORPHAN_RST_LIMIT];
+    private final long[] orphanPeerCids = new long[ORPHAN_RST_LIMIT];
+    private int orphanHead;
+    private int orphanCount;
+    private int nextToFill;
     private final BridgePort bridge;
-    private final long peerTimeoutNanos;
     private final PacketRing inbound;
-    private final FragmentHandler inboundHandler;
+    private final ControlledFragmentHandler inboundHandler;
     private final long[] remoteGuestPorts = new long[MAX_REMOTE];
     private final long[] remoteCids = new long[MAX_REMOTE];
     private final long[] remotePorts = new long[MAX_REMOTE];
-    private final long[] remoteLostSince = new long[MAX_REMOTE];
     private int remoteCount;
-    private long blockedSince;
     private long lastPeerCheck;
     private long lastAccept;
+    private long headBlockedSince;
     private long packetsBridgedOut;
     private long packetsBridgedIn;
     private long peerResets;
@@ -101,7 +103,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         this.guestCid = guestCid;
         this.uds = uds;
         this.bridge = bridge == null ? null : bridge.port(guestCid);
-        this.peerTimeoutNanos = bridge == null ? 0 : bridge.config().peerTimeoutMs() * 1_000_000L;
         this.inbound = bridge == null ? null : new PacketRing(INBOUND_CAPACITY);
         this.inboundHandler = bridge == null ? null : BridgePort.assembler(this::onBridged);
         Files.deleteIfExists(uds);
@@ -116,12 +117,37 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean onTransmit(final GuestMemory memory, final VsockPacket packet)
     {
-        if (bridge != null && packet.dstCid() != VirtioVsock.HOST_CID && packet.srcCid() == guestCid && bridge.routes(packet.dstCid()))
+        if (packet.dstCid() != VirtioVsock.HOST_CID && packet.srcCid() == guestCid && packet.type() == VirtioVsock.TYPE_STREAM)
         {
-            return forward(memory, packet);
+            if (bridge != null && bridge.routes(packet.dstCid()))
+            {
+                return forward(memory, packet);
+            }
+            // No route to that CID: refuse from the CID the guest asked for, so its connect fails at once.
+            badPackets++;
+            if (packet.op() != VirtioVsock.OP_RST)
+            {
+                orphanReset(packet.srcPort(), packet.dstPort(), packet.dstCid());
+            }
+            return true;
         }
         handleLocal(memory, packet);
         return true;
+    }
+
+    @Override
+    public void onBadPacket(final VsockPacket packet)
+    {
+        // The header parsed but the data did not: the stream cannot go on without a gap, so it is reset.
+        badPackets++;
+        if (packet.dstCid() == VirtioVsock.HOST_CID)
+        {
+            reset(find(packet.srcPort(), packet.dstPort()), packet.srcPort(), packet.dstPort());
+        }
+        else if (packet.op() != VirtioVsock.OP_RST)
+        {
+            orphanReset(packet.srcPort(), packet.dstPort(), packet.dstCid());
+        }
     }
 
     private void handleLocal(final GuestMemory memory, final VsockPacket packet)
@@ -202,41 +228,68 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         {
             memory.read(packet.dataAddr(), out, VsockHeaderLayout.SIZE, length);
         }
-        if (!bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length))
+        final long now = System.nanoTime();
+        int sent;
+        if (packet.op() == VirtioVsock.OP_REQUEST)
         {
-            final long now = System.nanoTime();
-            if (blockedSince == 0)
+            // A new connection waits up to the peer timeout for its host, however long that host was away before.
+            sent = bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length, now);
+            if (sent == BridgePort.LOST && (headBlockedSince == 0 || now - headBlockedSince < bridge.peerTimeoutNanos()))
             {
-                blockedSince = now;
-                return false;
+                sent = BridgePort.RETRY;
             }
-            if (now - blockedSince < peerTimeoutNanos)
+        }
+        else
+        {
+            sent = bridge.lost(packet.dstCid(), now) ? BridgePort.LOST : bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length, now);
+        }
+        if (sent == BridgePort.RETRY)
+        {
+            if (headBlockedSince == 0)
             {
-                return false;
+                headBlockedSince = now;
             }
-            // The peer stayed unreachable: refuse this packet's connection rather than hold the guest forever.
-            blockedSince = 0;
-            peerResets++;
-            forgetRemote(packet.srcPort(), packet.dstCid(), packet.dstPort());
-            if (packet.op() != VirtioVsock.OP_RST)
+            return false;
+        }
+        headBlockedSince = 0;
+        if (sent == BridgePort.LOST)
+        {
+            // The peer's host stayed unreachable: reset the connection (once) rather than hold the guest.
+            final boolean wasOpen = forgetRemote(packet.srcPort(), packet.dstCid(), packet.dstPort());
+            if (wasOpen)
+            {
+                peerResets++;
+            }
+            if (wasOpen || packet.op() == VirtioVsock.OP_REQUEST)
             {
                 orphanReset(packet.srcPort(), packet.dstPort(), packet.dstCid());
             }
             return true;
         }
-        blockedSince = 0;
         packetsBridgedOut++;
         track(packet.op(), packet.srcPort(), packet.dstCid(), packet.dstPort());
         return true;
     }
 
-    /** A packet from the fabric for our guest: queued whole until the guest has receive buffers. */
-    private void onBridged(final DirectBuffer buffer, final int offset, final int length, final Header header)
+    /**
+     * A packet from the fabric for our guest: checked (an untrusted network sent it), then queued whole until the
+     * guest has receive buffers. When the queue is full it stays in Aeron (flow control holds the sender back).
+     */
+    private ControlledFragmentHandler.Action onBridged(final DirectBuffer buffer, final int offset, final int length, final Header header)
     {
-        if (length < VsockHeaderLayout.SIZE || buffer.getLong(offset + VsockHeaderLayout.DST_CID, ByteOrder.LITTLE_ENDIAN) != guestCid)
+        final long srcCid = length >= VsockHeaderLayout.SIZE ? buffer.getLong(offset + VsockHeaderLayout.SRC_CID, ByteOrder.LITTLE_ENDIAN) : -1;
+        if (length < VsockHeaderLayout.SIZE || length > MAX_MESSAGE ||
+            buffer.getLong(offset + VsockHeaderLayout.DST_CID, ByteOrder.LITTLE_ENDIAN) != guestCid ||
+            Integer.toUnsignedLong(buffer.getInt(offset + VsockHeaderLayout.LEN, ByteOrder.LITTLE_ENDIAN)) != length - VsockHeaderLayout.SIZE ||
+            srcCid == VirtioVsock.HOST_CID || srcCid == guestCid || !bridge.routes(srcCid) ||
+            buffer.getShort(offset + VsockHeaderLayout.TYPE, ByteOrder.LITTLE_ENDIAN) != VirtioVsock.TYPE_STREAM)
         {
             badPackets++;
-            return;
+            return ControlledFragmentHandler.Action.CONTINUE;
+        }
+        if (!inbound.fits(length))
+        {
+            return ControlledFragmentHandler.Action.ABORT;
         }
         packetsBridgedIn++;
         inbound.add(buffer, offset, length);
@@ -244,6 +297,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             buffer.getInt(offset + VsockHeaderLayout.DST_PORT, ByteOrder.LITTLE_ENDIAN),
             buffer.getLong(offset + VsockHeaderLayout.SRC_CID, ByteOrder.LITTLE_ENDIAN),
             buffer.getInt(offset + VsockHeaderLayout.SRC_PORT, ByteOrder.LITTLE_ENDIAN));
+        return ControlledFragmentHandler.Action.CONTINUE;
     }
 
     /** Remembers which remote connections exist, to reset them in the guest if their host goes away. */
@@ -266,21 +320,22 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             remoteGuestPorts[remoteCount] = guestPort;
             remoteCids[remoteCount] = remoteCid;
             remotePorts[remoteCount] = remotePort;
-            remoteLostSince[remoteCount] = 0;
             remoteCount++;
         }
     }
 
-    private void forgetRemote(final long guestPort, final long remoteCid, final long remotePort)
+    /** @return true if the connection was tracked. */
+    private boolean forgetRemote(final long guestPort, final long remoteCid, final long remotePort)
     {
         for (int i = 0; i < remoteCount; i++)
         {
             if (remoteGuestPorts[i] == guestPort && remoteCids[i] == remoteCid && remotePorts[i] == remotePort)
             {
                 removeRemote(i);
-                return;
+                return true;
             }
         }
+        return false;
     }
 
     private void removeRemote(final int i)
@@ -289,7 +344,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         remoteGuestPorts[i] = remoteGuestPorts[remoteCount];
         remoteCids[i] = remoteCids[remoteCount];
         remotePorts[i] = remotePorts[remoteCount];
-        remoteLostSince[i] = remoteLostSince[remoteCount];
     }
 
     /** Resets, in the guest, the connections whose host has been unreachable for the peer timeout. */
@@ -298,16 +352,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         int reset = 0;
         for (int i = remoteCount - 1; i >= 0; i--)
         {
-            if (bridge.connected(remoteCids[i]))
-            {
-                remoteLostSince[i] = 0;
-                continue;
-            }
-            if (remoteLostSince[i] == 0)
-            {
-                remoteLostSince[i] = now;
-            }
-            else if (now - remoteLostSince[i] >= peerTimeoutNanos)
+            if (bridge.lost(remoteCids[i], now))
             {
                 orphanReset((int)remoteGuestPorts[i], (int)remotePorts[i], remoteCids[i]);
                 peerResets++;
@@ -336,8 +381,8 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         final UnixSocket socket;
         try
         {
-            socket = UnixSocket.connect(target.toString());
-            socket.configureNonBlocking();
+            // Non-blocking from the start: a host service with a full backlog must not stall the device's thread.
+            socket = UnixSocket.connectNonBlocking(target.toString());
         }
         catch (final ErrnoException | IllegalArgumentException e)
         {
@@ -417,11 +462,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             connection.guestReceiveClosed = true;
         }
         flush(connection);
-        if (connection.guestSendClosed && connection.guestReceiveClosed)
-        {
-            // Both directions closed: the peer completes the close with RST.
-            connection.pendingControl |= VsockConnection.SEND_RST;
-        }
     }
 
     private void flush(final VsockConnection connection)
@@ -432,6 +472,11 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             if (connection.guestSendClosed && connection.toHostCount == 0)
             {
                 connection.socket.shutdownOutput();
+                if (connection.guestReceiveClosed)
+                {
+                    // Both directions closed and every byte delivered: we complete the close with RST.
+                    connection.pendingControl |= VsockConnection.SEND_RST;
+                }
             }
             if (connection.fwdCnt - connection.fwdCntAdvertised >= VsockConnection.BUF_ALLOC / 4)
             {
@@ -461,15 +506,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         }
         if (bridge != null)
         {
-            while (inbound.fits(MAX_MESSAGE))
-            {
-                final int fragments = bridge.poll(inboundHandler, POLL_FRAGMENTS);
-                work += fragments;
-                if (fragments == 0)
-                {
-                    break;
-                }
-            }
+            work += bridge.poll(inboundHandler, POLL_FRAGMENTS);
             if (now - lastPeerCheck >= PEER_CHECK_NANOS)
             {
                 lastPeerCheck = now;
@@ -591,9 +628,10 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             }
             final int guestPort = Integer.parseUnsignedInt(line.substring("CONNECT ".length()).trim());
             handshaking.remove(pending);
-            final VsockConnection connection = new VsockConnection(guestPort, pending.hostPort, pending.socket, VsockConnection.CONNECTING);
-            connection.pendingControl |= VsockConnection.SEND_REQUEST;
-            connections.add(connection);
+            pending.guestPort = guestPort;
+            pending.state = VsockConnection.CONNECTING;
+            pending.pendingControl |= VsockConnection.SEND_REQUEST;
+            connections.add(pending);
             return 1;
         }
         catch (final ErrnoException | RuntimeException e)
@@ -608,7 +646,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean hasPacketForGuest()
     {
-        if (!orphanResets.isEmpty() || inbound != null && !inbound.isEmpty())
+        if (orphanCount > 0 || inbound != null && !inbound.isEmpty())
         {
             return true;
         }
@@ -626,10 +664,13 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public long fillPacketForGuest(final GuestMemory memory, final VsockPacket packet)
     {
-        final long[] orphan = orphanResets.poll();
-        if (orphan != null)
+        if (orphanCount > 0)
         {
-            packet.header(orphan[2], guestCid, (int)orphan[1], (int)orphan[0], 0, VirtioVsock.TYPE_STREAM, VirtioVsock.OP_RST, 0, 0, 0);
+            final int at = orphanHead;
+            orphanHead = (orphanHead + 1) % ORPHAN_RST_LIMIT;
+            orphanCount--;
+            packet.header(orphanPeerCids[at], guestCid, (int)orphanPeerPorts[at], (int)orphanGuestPorts[at], 0, VirtioVsock.TYPE_STREAM,
+                VirtioVsock.OP_RST, 0, 0, 0);
             resets++;
             return 0;
         }
@@ -637,12 +678,16 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         {
             return deliverBridged(memory, packet);
         }
-        for (int i = 0; i < connections.size(); i++)
+        final int count = connections.size();
+        for (int n = 0; n < count; n++)
         {
+            // Round-robin: every connection gets its turn, whatever its place in the list.
+            final int i = (nextToFill + n) % count;
             final VsockConnection connection = connections.get(i);
             final long filled = fill(connection, memory, packet);
             if (filled >= 0)
             {
+                nextToFill = i + 1;
                 return filled;
             }
         }
@@ -761,10 +806,16 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
 
     private void orphanReset(final int guestPort, final int peerPort, final long peerCid)
     {
-        if (orphanResets.size() < ORPHAN_RST_LIMIT)
+        if (orphanCount == ORPHAN_RST_LIMIT)
         {
-            orphanResets.add(new long[] {guestPort, peerPort, peerCid});
+            // More refusals pending than we keep: the guest times these connects out itself.
+            return;
         }
+        final int at = (orphanHead + orphanCount) % ORPHAN_RST_LIMIT;
+        orphanGuestPorts[at] = guestPort;
+        orphanPeerPorts[at] = peerPort;
+        orphanPeerCids[at] = peerCid;
+        orphanCount++;
     }
 
     private void remove(final VsockConnection connection)
@@ -814,7 +865,8 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         }
         for (final VsockConnection connection : connections)
         {
-            if (connection.state == VsockConnection.CONNECTED && connection.toGuestCount == 0 && !connection.hostEof)
+            if (connection.state == VsockConnection.CONNECTED && connection.toGuestCount == 0 && !connection.hostEof &&
+                !connection.guestReceiveClosed && connection.guestCredit() > 0)
             {
                 sink.accept(connection.socket.fd());
             }
@@ -839,8 +891,12 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             handshaking.remove(connection);
             connection.close();
         }
-        orphanResets.clear();
+        orphanCount = 0;
         remoteCount = 0;
+        if (inbound != null)
+        {
+            inbound.clear();
+        }
     }
 
     @Override
