@@ -2,7 +2,6 @@ package org.virtio4j.transport.vsock;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,11 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntConsumer;
 
-import io.aeron.logbuffer.ControlledFragmentHandler;
-import io.aeron.logbuffer.Header;
-import org.agrona.DirectBuffer;
 
-import org.virtio4j.devices.vsock.VsockHeaderLayout;
 import org.virtio4j.devices.vsock.VsockPacket;
 import org.virtio4j.devices.vsock.VsockPacketHandler;
 import org.virtio4j.memory.GuestMemory;
@@ -22,9 +17,6 @@ import org.virtio4j.memory.linux.ErrnoException;
 import org.virtio4j.memory.linux.UnixSocket;
 import org.virtio4j.virtio.VirtioVsock;
 
-import static org.virtio4j.memory.GuestMemory.LE_U16;
-import static org.virtio4j.memory.GuestMemory.LE_U32;
-import static org.virtio4j.memory.GuestMemory.LE_U64;
 
 /**
  * The host end of a guest's vsock connections, in the Firecracker / vhost-device-vsock convention: a guest
@@ -45,11 +37,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private static final int FIRST_HOST_PORT = 1024;
     private static final int MAX_HANDSHAKE = 64;
     private static final int ORPHAN_RST_LIMIT = 256;
-    private static final int MAX_REMOTE = 1024;
-    private static final long INBOUND_CAPACITY = 8L << 20;
-    private static final int MAX_MESSAGE = VsockHeaderLayout.SIZE + 64 * 1024;
-    private static final int POLL_FRAGMENTS = 64;
-    private static final long PEER_CHECK_NANOS = 100_000_000L;
     private static final long ACCEPT_INTERVAL_NANOS = 1_000_000L;
 
     private final long guestCid;
@@ -63,19 +50,8 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     private int orphanHead;
     private int orphanCount;
     private int nextToFill;
-    private final BridgePort bridge;
-    private final PacketRing inbound;
-    private final ControlledFragmentHandler inboundHandler;
-    private final long[] remoteGuestPorts = new long[MAX_REMOTE];
-    private final long[] remoteCids = new long[MAX_REMOTE];
-    private final long[] remotePorts = new long[MAX_REMOTE];
-    private int remoteCount;
-    private long lastPeerCheck;
+    private final BridgeRelay relay;
     private long lastAccept;
-    private long headBlockedSince;
-    private long packetsBridgedOut;
-    private long packetsBridgedIn;
-    private long peerResets;
     private int nextHostPort = FIRST_HOST_PORT;
     private long resets;
     private long badPackets;
@@ -102,9 +78,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     {
         this.guestCid = guestCid;
         this.uds = uds;
-        this.bridge = bridge == null ? null : bridge.port(guestCid);
-        this.inbound = bridge == null ? null : new PacketRing(INBOUND_CAPACITY);
-        this.inboundHandler = bridge == null ? null : BridgePort.assembler(this::onBridged);
+        this.relay = bridge == null ? null : new BridgeRelay(guestCid, bridge.port(guestCid), this::orphanReset);
         Files.deleteIfExists(uds);
         listener = UnixSocket.listen(uds.toString(), 16);
         listener.configureNonBlocking();
@@ -119,9 +93,9 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     {
         if (packet.dstCid() != VirtioVsock.HOST_CID && packet.srcCid() == guestCid && packet.type() == VirtioVsock.TYPE_STREAM)
         {
-            if (bridge != null && bridge.routes(packet.dstCid()))
+            if (relay != null && relay.routes(packet.dstCid()))
             {
-                return forward(memory, packet);
+                return relay.forward(memory, packet);
             }
             // No route to that CID: refuse from the CID the guest asked for, so its connect fails at once.
             badPackets++;
@@ -207,160 +181,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
                 reset(connection, guestPort, hostPort);
             }
         }
-    }
-
-    /** Sends a guest packet to the host serving its destination CID; false while the fabric holds it back. */
-    private boolean forward(final GuestMemory memory, final VsockPacket packet)
-    {
-        final MemorySegment out = bridge.outgoing();
-        final int length = packet.hasData() ? (int)packet.dataLen() : 0;
-        out.set(LE_U64, VsockHeaderLayout.SRC_CID, packet.srcCid());
-        out.set(LE_U64, VsockHeaderLayout.DST_CID, packet.dstCid());
-        out.set(LE_U32, VsockHeaderLayout.SRC_PORT, packet.srcPort());
-        out.set(LE_U32, VsockHeaderLayout.DST_PORT, packet.dstPort());
-        out.set(LE_U32, VsockHeaderLayout.LEN, length);
-        out.set(LE_U16, VsockHeaderLayout.TYPE, (short)packet.type());
-        out.set(LE_U16, VsockHeaderLayout.OP, (short)packet.op());
-        out.set(LE_U32, VsockHeaderLayout.FLAGS, packet.flags());
-        out.set(LE_U32, VsockHeaderLayout.BUF_ALLOC, packet.bufAlloc());
-        out.set(LE_U32, VsockHeaderLayout.FWD_CNT, packet.fwdCnt());
-        if (length > 0)
-        {
-            memory.read(packet.dataAddr(), out, VsockHeaderLayout.SIZE, length);
-        }
-        final long now = System.nanoTime();
-        int sent;
-        if (packet.op() == VirtioVsock.OP_REQUEST)
-        {
-            // A new connection waits up to the peer timeout for its host, however long that host was away before.
-            sent = bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length, now);
-            if (sent == BridgePort.LOST && (headBlockedSince == 0 || now - headBlockedSince < bridge.peerTimeoutNanos()))
-            {
-                sent = BridgePort.RETRY;
-            }
-        }
-        else
-        {
-            sent = bridge.lost(packet.dstCid(), now) ? BridgePort.LOST : bridge.send(packet.dstCid(), VsockHeaderLayout.SIZE + length, now);
-        }
-        if (sent == BridgePort.RETRY)
-        {
-            if (headBlockedSince == 0)
-            {
-                headBlockedSince = now;
-            }
-            return false;
-        }
-        headBlockedSince = 0;
-        if (sent == BridgePort.LOST)
-        {
-            // The peer's host stayed unreachable: reset the connection (once) rather than hold the guest.
-            final boolean wasOpen = forgetRemote(packet.srcPort(), packet.dstCid(), packet.dstPort());
-            if (wasOpen)
-            {
-                peerResets++;
-            }
-            if (wasOpen || packet.op() == VirtioVsock.OP_REQUEST)
-            {
-                orphanReset(packet.srcPort(), packet.dstPort(), packet.dstCid());
-            }
-            return true;
-        }
-        packetsBridgedOut++;
-        track(packet.op(), packet.srcPort(), packet.dstCid(), packet.dstPort());
-        return true;
-    }
-
-    /**
-     * A packet from the fabric for our guest: checked (an untrusted network sent it), then queued whole until the
-     * guest has receive buffers. When the queue is full it stays in Aeron (flow control holds the sender back).
-     */
-    private ControlledFragmentHandler.Action onBridged(final DirectBuffer buffer, final int offset, final int length, final Header header)
-    {
-        final long srcCid = length >= VsockHeaderLayout.SIZE ? buffer.getLong(offset + VsockHeaderLayout.SRC_CID, ByteOrder.LITTLE_ENDIAN) : -1;
-        if (length < VsockHeaderLayout.SIZE || length > MAX_MESSAGE ||
-            buffer.getLong(offset + VsockHeaderLayout.DST_CID, ByteOrder.LITTLE_ENDIAN) != guestCid ||
-            Integer.toUnsignedLong(buffer.getInt(offset + VsockHeaderLayout.LEN, ByteOrder.LITTLE_ENDIAN)) != length - VsockHeaderLayout.SIZE ||
-            srcCid == VirtioVsock.HOST_CID || srcCid == guestCid || !bridge.routes(srcCid) ||
-            buffer.getShort(offset + VsockHeaderLayout.TYPE, ByteOrder.LITTLE_ENDIAN) != VirtioVsock.TYPE_STREAM)
-        {
-            badPackets++;
-            return ControlledFragmentHandler.Action.CONTINUE;
-        }
-        if (!inbound.fits(length))
-        {
-            return ControlledFragmentHandler.Action.ABORT;
-        }
-        packetsBridgedIn++;
-        inbound.add(buffer, offset, length);
-        track(buffer.getShort(offset + VsockHeaderLayout.OP, ByteOrder.LITTLE_ENDIAN),
-            buffer.getInt(offset + VsockHeaderLayout.DST_PORT, ByteOrder.LITTLE_ENDIAN),
-            buffer.getLong(offset + VsockHeaderLayout.SRC_CID, ByteOrder.LITTLE_ENDIAN),
-            buffer.getInt(offset + VsockHeaderLayout.SRC_PORT, ByteOrder.LITTLE_ENDIAN));
-        return ControlledFragmentHandler.Action.CONTINUE;
-    }
-
-    /** Remembers which remote connections exist, to reset them in the guest if their host goes away. */
-    private void track(final int op, final int guestPort, final long remoteCid, final int remotePort)
-    {
-        if (op == VirtioVsock.OP_RST)
-        {
-            forgetRemote(guestPort, remoteCid, remotePort);
-            return;
-        }
-        for (int i = 0; i < remoteCount; i++)
-        {
-            if (remoteGuestPorts[i] == guestPort && remoteCids[i] == remoteCid && remotePorts[i] == remotePort)
-            {
-                return;
-            }
-        }
-        if (remoteCount < MAX_REMOTE && (op == VirtioVsock.OP_REQUEST || op == VirtioVsock.OP_RESPONSE))
-        {
-            remoteGuestPorts[remoteCount] = guestPort;
-            remoteCids[remoteCount] = remoteCid;
-            remotePorts[remoteCount] = remotePort;
-            remoteCount++;
-        }
-    }
-
-    /** @return true if the connection was tracked. */
-    private boolean forgetRemote(final long guestPort, final long remoteCid, final long remotePort)
-    {
-        for (int i = 0; i < remoteCount; i++)
-        {
-            if (remoteGuestPorts[i] == guestPort && remoteCids[i] == remoteCid && remotePorts[i] == remotePort)
-            {
-                removeRemote(i);
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private void removeRemote(final int i)
-    {
-        remoteCount--;
-        remoteGuestPorts[i] = remoteGuestPorts[remoteCount];
-        remoteCids[i] = remoteCids[remoteCount];
-        remotePorts[i] = remotePorts[remoteCount];
-    }
-
-    /** Resets, in the guest, the connections whose host has been unreachable for the peer timeout. */
-    private int checkPeers(final long now)
-    {
-        int reset = 0;
-        for (int i = remoteCount - 1; i >= 0; i--)
-        {
-            if (bridge.lost(remoteCids[i], now))
-            {
-                orphanReset((int)remoteGuestPorts[i], (int)remotePorts[i], remoteCids[i]);
-                peerResets++;
-                removeRemote(i);
-                reset++;
-            }
-        }
-        return reset;
     }
 
     private void onRequest(final VsockConnection existing, final VsockPacket packet)
@@ -504,14 +324,9 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             lastAccept = now;
             work += acceptHostConnections();
         }
-        if (bridge != null)
+        if (relay != null)
         {
-            work += bridge.poll(inboundHandler, POLL_FRAGMENTS);
-            if (now - lastPeerCheck >= PEER_CHECK_NANOS)
-            {
-                lastPeerCheck = now;
-                work += checkPeers(now);
-            }
+            work += relay.poll(now);
         }
         for (int i = handshaking.size() - 1; i >= 0; i--)
         {
@@ -646,7 +461,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean hasPacketForGuest()
     {
-        if (orphanCount > 0 || inbound != null && !inbound.isEmpty())
+        if (orphanCount > 0 || relay != null && relay.hasPacket())
         {
             return true;
         }
@@ -674,9 +489,9 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             resets++;
             return 0;
         }
-        if (inbound != null && !inbound.isEmpty())
+        if (relay != null && relay.hasPacket())
         {
-            return deliverBridged(memory, packet);
+            return relay.deliver(memory, packet);
         }
         final int count = connections.size();
         for (int n = 0; n < count; n++)
@@ -692,29 +507,6 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             }
         }
         return -1;
-    }
-
-    /** Delivers the oldest bridged packet, as much of its data as the receive buffer holds (the rest goes next). */
-    private long deliverBridged(final GuestMemory memory, final VsockPacket packet)
-    {
-        final MemorySegment message = inbound.ring();
-        final long at = inbound.headOffset();
-        final int dataLength = message.get(LE_U32, at + VsockHeaderLayout.LEN);
-        final int consumed = inbound.headConsumed();
-        final int room = packet.hasData() ? (int)Math.min(packet.dataLen(), Integer.MAX_VALUE) : 0;
-        final int length = Math.min(dataLength - consumed, room);
-        if (length > 0)
-        {
-            memory.write(packet.dataAddr(), message, at + VsockHeaderLayout.SIZE + consumed, length);
-        }
-        packet.header(message.get(LE_U64, at + VsockHeaderLayout.SRC_CID), message.get(LE_U64, at + VsockHeaderLayout.DST_CID),
-            message.get(LE_U32, at + VsockHeaderLayout.SRC_PORT), message.get(LE_U32, at + VsockHeaderLayout.DST_PORT), length,
-            Short.toUnsignedInt(message.get(LE_U16, at + VsockHeaderLayout.TYPE)),
-            Short.toUnsignedInt(message.get(LE_U16, at + VsockHeaderLayout.OP)),
-            message.get(LE_U32, at + VsockHeaderLayout.FLAGS), message.get(LE_U32, at + VsockHeaderLayout.BUF_ALLOC),
-            message.get(LE_U32, at + VsockHeaderLayout.FWD_CNT));
-        inbound.consume(length, consumed + length >= dataLength);
-        return length;
     }
 
     /** @return the data length of the packet made for this connection, or -1 if it has nothing to send. */
@@ -839,7 +631,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     @Override
     public boolean busy()
     {
-        if (bridge != null)
+        if (relay != null)
         {
             // Aeron has no descriptor to wait on: a bridged device is polled.
             return true;
@@ -892,10 +684,9 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             connection.close();
         }
         orphanCount = 0;
-        remoteCount = 0;
-        if (inbound != null)
+        if (relay != null)
         {
-            inbound.clear();
+            relay.clear();
         }
     }
 
@@ -913,12 +704,12 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         {
             case 0 -> connections.size();
             case 1 -> resets;
-            case 2 -> packetsBridgedOut;
-            case 3 -> packetsBridgedIn;
-            case 4 -> badPackets;
+            case 2 -> relay == null ? 0 : relay.packetsBridgedOut();
+            case 3 -> relay == null ? 0 : relay.packetsBridgedIn();
+            case 4 -> badPackets + (relay == null ? 0 : relay.badPackets());
             case 5 -> creditViolations;
             case 6 -> refusedConnections;
-            default -> peerResets;
+            default -> relay == null ? 0 : relay.peerResets();
         };
     }
 
@@ -937,7 +728,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     /** @return malformed, unknown or misdirected packets. */
     public long badPackets()
     {
-        return badPackets;
+        return badPackets + (relay == null ? 0 : relay.badPackets());
     }
 
     /** @return packets that exceeded our advertised credit. */
@@ -955,29 +746,28 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
     /** @return packets sent to other hosts. */
     public long packetsBridgedOut()
     {
-        return packetsBridgedOut;
+        return relay == null ? 0 : relay.packetsBridgedOut();
     }
 
     /** @return packets received from other hosts. */
     public long packetsBridgedIn()
     {
-        return packetsBridgedIn;
+        return relay == null ? 0 : relay.packetsBridgedIn();
     }
 
     /** @return connections reset because their host became unreachable. */
     public long peerResets()
     {
-        return peerResets;
+        return relay == null ? 0 : relay.peerResets();
     }
 
     @Override
     public void close() throws IOException
     {
         resetAll();
-        if (bridge != null)
+        if (relay != null)
         {
-            bridge.close();
-            inbound.close();
+            relay.close();
         }
         try
         {
