@@ -187,6 +187,39 @@ public final class GuestVsockDriver
         return packets;
     }
 
+    /** @return the guest memory. */
+    public GuestMemory memory()
+    {
+        return memory;
+    }
+
+    /** @return the device this driver drives (null for a device in another process). */
+    public VsockDevice device()
+    {
+        return device;
+    }
+
+    /**
+     * Points the device's receive or transmit queue at new driver-side rings (benchmarks that re-offer fixed
+     * chains); a null keeps the current one.
+     *
+     * @param newRx the receive ring, or null.
+     * @param newTx the transmit ring, or null.
+     */
+    public void swapRings(final DriverQueue newRx, final DriverQueue newTx)
+    {
+        if (newRx != null)
+        {
+            queues[VirtioVsock.RXQ].reset();
+            newRx.configure(queues[VirtioVsock.RXQ]);
+        }
+        if (newTx != null)
+        {
+            queues[VirtioVsock.TXQ].reset();
+            newTx.configure(queues[VirtioVsock.TXQ]);
+        }
+    }
+
     /** Posts one event-queue buffer. */
     long postEventBuffer()
     {

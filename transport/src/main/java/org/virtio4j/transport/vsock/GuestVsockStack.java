@@ -13,7 +13,8 @@ import org.virtio4j.virtio.VirtioVsock;
  */
 public final class GuestVsockStack
 {
-    static final int BUF_ALLOC = 1 << 20;
+    /** The receive buffer the simulated guest advertises. */
+    public static final int BUF_ALLOC = 1 << 20;
     private static final int CHUNK = 32 * 1024;
 
     final GuestVsockDriver driver;
