@@ -612,7 +612,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             if (device.state == DeviceHandle.RUNNING)
             {
-                ((PolledDevice)device.device()).addWakeFds(poller::add);
+                final PolledDevice polledDevice = (PolledDevice)device.device();
+                polledDevice.addWakeFds(poller::add);
+                polledDevice.addWriteWakeFds(poller::addWritable);
             }
         }
     }

@@ -4,7 +4,7 @@ import java.util.function.IntConsumer;
 
 /**
  * A device that has work from outside its queues (host sockets, a bridge): its owner polls it every duty cycle,
- * and may sleep only when it says it is idle, waking on the descriptors it names.
+ * and may sleep only when it says it is idle, waking on the descriptors it names (readable, or writable).
  */
 public interface PolledDevice extends VirtioDevice
 {
@@ -22,4 +22,9 @@ public interface PolledDevice extends VirtioDevice
 
     /** @param sink given each descriptor whose readability means {@link #poll} has work. */
     void addWakeFds(IntConsumer sink);
+
+    /** @param sink given each descriptor whose room to write means {@link #poll} has work (none by default). */
+    default void addWriteWakeFds(final IntConsumer sink)
+    {
+    }
 }

@@ -220,6 +220,12 @@ public final class VsockDevice implements PolledDevice, DeviceCounters
         handler.addWakeFds(sink);
     }
 
+    @Override
+    public void addWriteWakeFds(final IntConsumer sink)
+    {
+        handler.addWriteWakeFds(sink);
+    }
+
     /**
      * Fills receive buffers with the handler's waiting packets.
      *

@@ -71,6 +71,11 @@ public interface VsockPacketHandler
     {
     }
 
+    /** @param sink given each descriptor whose room to write means {@link #pollHost()} has work. */
+    default void addWriteWakeFds(final IntConsumer sink)
+    {
+    }
+
     /** @return the labels of the handler's own counters (none by default). */
     default List<String> counterNames()
     {

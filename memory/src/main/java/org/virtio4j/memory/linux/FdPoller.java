@@ -9,8 +9,9 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * Waits for any of a set of file descriptors to become readable, with {@code poll(2)}. The set is rebuilt with
- * {@link #clear()} and {@link #add(int)}; waiting allocates nothing.
+ * Waits for any of a set of file descriptors to become readable (or writable), with {@code poll(2)}. The set is
+ * rebuilt with {@link #clear()}, {@link #add(int)} and {@link #addWritable(int)}; waiting allocates nothing. A
+ * descriptor that hangs up or fails also ends the wait.
  *
  * <p>Not thread-safe: one thread at a time uses it (it may be built on another).
  */
@@ -47,13 +48,27 @@ public final class FdPoller implements AutoCloseable
      */
     public int add(final int fd)
     {
+        return add(fd, Linux.POLLIN);
+    }
+
+    /**
+     * @param fd a descriptor to wait on for room to write.
+     * @return its index in the set.
+     */
+    public int addWritable(final int fd)
+    {
+        return add(fd, Linux.POLLOUT);
+    }
+
+    private int add(final int fd, final short events)
+    {
         if (count == capacity)
         {
             throw new IllegalStateException("poll set full: capacity=" + capacity);
         }
         final long at = POLLFD.byteSize() * count;
         fds.set(JAVA_INT, at + FD, fd);
-        fds.set(JAVA_SHORT, at + EVENTS, Linux.POLLIN);
+        fds.set(JAVA_SHORT, at + EVENTS, events);
         fds.set(JAVA_SHORT, at + REVENTS, (short)0);
         return count++;
     }
@@ -65,10 +80,10 @@ public final class FdPoller implements AutoCloseable
     }
 
     /**
-     * Waits until a descriptor is readable or the timeout passes.
+     * Waits until a descriptor is ready or the timeout passes.
      *
      * @param timeoutMillis the most to wait; 0 returns at once, -1 waits without limit.
-     * @return the number of readable descriptors (0 on timeout or interruption by a signal).
+     * @return the number of ready descriptors (0 on timeout or interruption by a signal).
      */
     public int poll(final int timeoutMillis)
     {

@@ -53,6 +53,8 @@ public final class Linux
     public static final int EFD_CLOEXEC = 0x80000;
     /** {@code POLLIN}: data to read. */
     public static final short POLLIN = 0x1;
+    /** {@code POLLOUT}: room to write. */
+    public static final short POLLOUT = 0x4;
     private static final int CPU_SET_BYTES = 128;
     /** {@code MFD_CLOEXEC}. */
     public static final int MFD_CLOEXEC = 0x1;

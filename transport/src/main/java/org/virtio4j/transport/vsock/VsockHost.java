@@ -636,14 +636,7 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
             // Aeron has no descriptor to wait on: a bridged device is polled.
             return true;
         }
-        for (final VsockConnection connection : connections)
-        {
-            // Bytes for a host socket that is full: no descriptor announces when it drains.
-            if (connection.toHostCount > 0)
-            {
-                return true;
-            }
-        }
+        // Bytes for a host socket that is full are not busy work: the socket announces room (addWriteWakeFds).
         return false;
     }
 
@@ -659,6 +652,18 @@ public final class VsockHost implements VsockPacketHandler, AutoCloseable
         {
             if (connection.state == VsockConnection.CONNECTED && connection.toGuestCount == 0 && !connection.hostEof &&
                 !connection.guestReceiveClosed && connection.guestCredit() > 0)
+            {
+                sink.accept(connection.socket.fd());
+            }
+        }
+    }
+
+    @Override
+    public void addWriteWakeFds(final IntConsumer sink)
+    {
+        for (final VsockConnection connection : connections)
+        {
+            if (connection.state == VsockConnection.CONNECTED && connection.toHostCount > 0)
             {
                 sink.accept(connection.socket.fd());
             }

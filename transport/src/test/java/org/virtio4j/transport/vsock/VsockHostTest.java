@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
@@ -20,10 +21,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.GuestRegion;
+import org.virtio4j.memory.linux.FdPoller;
 import org.virtio4j.virtio.VirtioVsock;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -136,6 +139,56 @@ class VsockHostTest
                     delivered += guest.receive().stream().filter(p -> p.op() == VirtioVsock.OP_RW).mapToInt(p -> p.data().length).sum();
                 }
                 assertEquals(2000, delivered, "another buf_alloc after the guest consumed the first");
+            }
+        }
+    }
+
+    @Test
+    void shouldSleepOnAFullHostSocketAndWakeWhenItDrains() throws Exception
+    {
+        try (ServerSocketChannel service = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+             FdPoller poller = new FdPoller(4))
+        {
+            service.bind(UnixDomainSocketAddress.of(Path.of(uds + "_9")));
+            guest.send(VirtioVsock.HOST_CID, 42000, 9, VirtioVsock.OP_REQUEST, 0, GUEST_BUF, 0, new byte[0]);
+            receiveUntil(VirtioVsock.OP_RESPONSE);
+            try (SocketChannel peer = service.accept())
+            {
+                // The host's whole buf_alloc, more than a Unix socket buffers: the rest waits in the connection.
+                final byte[] sent = new byte[VsockConnection.BUF_ALLOC];
+                for (int i = 0; i < sent.length; i++)
+                {
+                    sent[i] = (byte)(i * 31 + 7);
+                }
+                final int chunk = 32 * 1024;
+                for (int at = 0; at < sent.length; at += chunk)
+                {
+                    guest.send(VirtioVsock.HOST_CID, 42000, 9, VirtioVsock.OP_RW, 0, GUEST_BUF, 0, Arrays.copyOfRange(sent, at, at + chunk));
+                }
+                guest.receive();
+
+                assertFalse(host.busy(), "bytes waiting for a full socket are no reason to spin");
+                final List<Integer> writeFds = new ArrayList<>();
+                host.addWriteWakeFds(writeFds::add);
+                assertEquals(1, writeFds.size(), "the full socket is named as the descriptor to wait on");
+                poller.addWritable(writeFds.getFirst());
+                assertEquals(0, poller.poll(0), "nothing drained yet: a sleeping device stays asleep");
+
+                final ByteBuffer received = ByteBuffer.allocate(sent.length);
+                peer.read(received);
+                assertEquals(1, poller.poll(5000), "the reader made room: the device wakes");
+
+                final long deadline = System.nanoTime() + 5_000_000_000L;
+                peer.configureBlocking(false);
+                while (received.hasRemaining() && System.nanoTime() < deadline)
+                {
+                    guest.receive();
+                    peer.read(received);
+                }
+                assertArrayEquals(sent, received.array(), "every byte reached the host program, in order");
+                final List<Integer> after = new ArrayList<>();
+                host.addWriteWakeFds(after::add);
+                assertTrue(after.isEmpty(), "nothing left to write: no write wake-up");
             }
         }
     }
