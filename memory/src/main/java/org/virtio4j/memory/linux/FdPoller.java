@@ -24,14 +24,18 @@ public final class FdPoller implements AutoCloseable
     private static final long REVENTS = 6;
 
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment fds;
+    private MemorySegment fds;
     private final MemorySegment callState = arena.allocate(Linux.CALL_STATE);
-    private final int capacity;
+    private int capacity;
     private int count;
 
-    /** @param capacity the most descriptors in the set. */
+    /** @param capacity the descriptors the set holds before it grows. */
     public FdPoller(final int capacity)
     {
+        if (capacity < 1)
+        {
+            throw new IllegalArgumentException("capacity must be positive: " + capacity);
+        }
         this.capacity = capacity;
         fds = arena.allocate(POLLFD, capacity);
     }
@@ -64,7 +68,12 @@ public final class FdPoller implements AutoCloseable
     {
         if (count == capacity)
         {
-            throw new IllegalStateException("poll set full: capacity=" + capacity);
+            // Guests decide how many sockets a device waits on: the set grows rather than fail (rare, so the
+            // superseded array stays in the arena until close).
+            final MemorySegment grown = arena.allocate(POLLFD, capacity * 2L);
+            grown.copyFrom(fds);
+            fds = grown;
+            capacity *= 2;
         }
         final long at = POLLFD.byteSize() * count;
         fds.set(JAVA_INT, at + FD, fd);
