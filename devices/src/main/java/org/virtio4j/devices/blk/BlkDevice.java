@@ -322,7 +322,8 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
                 queue.disableNotification(memory);
                 completed += processAvailable(queue);
             }
-            while (queue.enableNotification(memory));
+            // A backlog (every offload slot busy) resumes on completions, not by looping here.
+            while (!(backlogged != null && backlogged[queueIndex]) && queue.enableNotification(memory));
             if (completed > 0 && queue.needsNotification(memory))
             {
                 interrupt.signalUsedBuffers(queueIndex);

@@ -33,6 +33,7 @@ public final class DeviceState
     private boolean activated;
     private long refusedTransitions;
     private long activationFailures;
+    private long invalidQueues;
 
     /**
      * @param device the device.
@@ -118,6 +119,15 @@ public final class DeviceState
         }
         else if (added == DeviceStatus.DRIVER_OK && status == (ackDriver | DeviceStatus.FEATURES_OK))
         {
+            for (final SplitQueue queue : queues)
+            {
+                // Rings that do not lie in guest memory are refused here, once, rather than met on every notify.
+                if (queue.ready() && !queue.isValid(memory))
+                {
+                    invalidQueues++;
+                    return refuse();
+                }
+            }
             try
             {
                 device.activate(memory, queues, driverFeatures, interrupt);
@@ -288,6 +298,12 @@ public final class DeviceState
     public long refusedTransitions()
     {
         return refusedTransitions;
+    }
+
+    /** @return DRIVER_OK writes refused because a ready queue's rings do not lie in guest memory. */
+    public long invalidQueues()
+    {
+        return invalidQueues;
     }
 
     /** @return activations the device refused. */

@@ -279,6 +279,27 @@ class DeviceStateTest
     }
 
     @Test
+    void shouldRefuseDriverOkWhileAReadyQueueHasRingsOutsideGuestMemory()
+    {
+        driveTo(ACK_DRIVER_FEATURES, 0);
+        final SplitQueue queue = state.queues()[0];
+        assertTrue(queue.setSize(8));
+        assertTrue(queue.setDescTableAddress(0x1000, 0));
+        assertTrue(queue.setUsedRingAddress(0x2000, 0));
+        // The avail ring's index is in memory, its entries run past the end of it.
+        assertTrue(queue.setAvailRingAddress(0xfffc, 0));
+        queue.setReady(true);
+        assertFalse(state.writeStatus(RUNNING));
+        assertEquals(ACK_DRIVER_FEATURES, state.status());
+        assertEquals(0, device.activations(), "the device never sees the queue");
+        assertEquals(1, state.invalidQueues());
+
+        assertTrue(queue.setAvailRingAddress(0x3000, 0));
+        assertTrue(state.writeStatus(RUNNING), "rings in memory: DRIVER_OK is taken");
+        assertEquals(1, device.activations());
+    }
+
+    @Test
     void shouldCountAnUncheckedActivationFailureWithoutThrowing()
     {
         driveTo(ACK_DRIVER_FEATURES, 0);
