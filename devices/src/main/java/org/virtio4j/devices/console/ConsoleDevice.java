@@ -2,7 +2,6 @@ package org.virtio4j.devices.console;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.util.Arrays;
 
 import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceException;
@@ -49,7 +48,8 @@ public final class ConsoleDevice implements VirtioDevice
     private final DescriptorChain chain = new DescriptorChain();
     private final ChainReader reader = new ChainReader();
     private final ChainWriter writer = new ChainWriter();
-    private byte[] transmitScratch = new byte[DEFAULT_CAPACITY];
+    private final byte[] transmitScratch = new byte[DEFAULT_CAPACITY];
+    private final MemorySegment transmitSegment = MemorySegment.ofArray(transmitScratch);
     private int inputHead;
     private int inputCount;
     private boolean inputEnded;
@@ -312,20 +312,21 @@ public final class ConsoleDevice implements VirtioDevice
             badChains++;
             return 0;
         }
-        final long length = reader.availableBytes();
-        if (length > transmitScratch.length)
+        // Streamed through a fixed buffer: a chain's length is the guest's to choose (up to 4 GiB with indirect
+        // descriptors that repeat one page), host memory is not.
+        int n;
+        while ((n = (int)reader.read(transmitSegment, 0, transmitScratch.length)) > 0)
         {
-            transmitScratch = Arrays.copyOf(transmitScratch, (int)Math.min(Integer.MAX_VALUE - 8, Math.max(length, 2L * transmitScratch.length)));
-        }
-        final int n = reader.read(transmitScratch, 0, (int)Math.min(length, transmitScratch.length));
-        try
-        {
-            backend.write(transmitScratch, 0, n);
-            bytesFromGuest += n;
-        }
-        catch (final IOException e)
-        {
-            backendErrors++;
+            try
+            {
+                backend.write(transmitScratch, 0, n);
+                bytesFromGuest += n;
+            }
+            catch (final IOException e)
+            {
+                backendErrors++;
+                break;
+            }
         }
         return 0;
     }

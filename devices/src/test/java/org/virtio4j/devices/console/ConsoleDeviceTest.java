@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -17,6 +18,7 @@ import org.virtio4j.virtio.DeviceType;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioConsole;
 import org.virtio4j.virtio.VirtioFeatures;
+import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -73,6 +75,7 @@ class ConsoleDeviceTest
         private boolean ended;
         private boolean failWrites;
         private int reads;
+        private int largestWrite;
 
         void offer(final String text)
         {
@@ -105,6 +108,7 @@ class ConsoleDeviceTest
             {
                 throw new IOException("sink failed");
             }
+            largestWrite = Math.max(largestWrite, length);
             output.write(buffer, offset, length);
         }
 
@@ -226,6 +230,33 @@ class ConsoleDeviceTest
         assertEquals(0, tx.lastUsedLen());
         assertEquals(12, device.bytesFromGuest());
         assertEquals(1, usedSignals, "one interrupt for the batch");
+    }
+
+    @Test
+    void shouldStreamAChainLongerThanItsBufferInPieces() throws DeviceException
+    {
+        // 256 indirect descriptors that all repeat one 64 KiB page: 16 MiB of chain from 64 KiB of guest memory.
+        final ConsoleDevice device = start(64);
+        final int page = 0x1_0000;
+        final byte[] pattern = new byte[page];
+        for (int i = 0; i < page; i++)
+        {
+            pattern[i] = (byte)(i * 7 + i / 251);
+        }
+        memory.write(BUFFERS, pattern, 0, page);
+        final DriverBuffer[] repeats = new DriverBuffer[256];
+        Arrays.fill(repeats, readable(BUFFERS, page));
+        tx.addIndirectChain(0x8_0000, repeats);
+        assertEquals(1, device.queueNotify(TRANSMITQ));
+
+        final byte[] out = backend.output.toByteArray();
+        assertEquals(256L * page, out.length, "every byte of the chain reached the backend");
+        assertEquals(256L * page, device.bytesFromGuest());
+        for (int i = 0; i < 256; i++)
+        {
+            assertArrayEquals(pattern, Arrays.copyOfRange(out, i * page, (i + 1) * page), "repeat " + i);
+        }
+        assertTrue(backend.largestWrite <= ConsoleDevice.DEFAULT_CAPACITY, "written through a fixed buffer: " + backend.largestWrite);
     }
 
     @Test
