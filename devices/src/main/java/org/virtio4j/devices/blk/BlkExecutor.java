@@ -74,7 +74,7 @@ public final class BlkExecutor
             }
             case VirtioBlk.T_OUT ->
             {
-                error = options.readOnly() ? BlkError.READ_ONLY : transfer(memory, request, false);
+                error = options.readOnly() ? BlkError.READ_ONLY : durable(transfer(memory, request, false));
                 dataWritten = 0;
             }
             case VirtioBlk.T_FLUSH ->
@@ -89,7 +89,7 @@ public final class BlkExecutor
             }
             case VirtioBlk.T_DISCARD, VirtioBlk.T_WRITE_ZEROES ->
             {
-                error = options.readOnly() ? BlkError.READ_ONLY : segments(memory, request);
+                error = options.readOnly() ? BlkError.READ_ONLY : durable(segments(memory, request));
                 dataWritten = 0;
             }
             default ->
@@ -192,6 +192,15 @@ public final class BlkExecutor
             return BlkError.OUT_OF_RANGE;
         }
         return null;
+    }
+
+    /**
+     * A driver that did not take FLUSH was promised a write-through cache (Linux assumes one): its writes reach
+     * stable storage before they complete.
+     */
+    private BlkError durable(final BlkError error)
+    {
+        return error == null && !negotiated(VirtioBlk.F_FLUSH) ? flush() : error;
     }
 
     private BlkError flush()

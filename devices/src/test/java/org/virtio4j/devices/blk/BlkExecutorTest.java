@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.VirtioBlk;
 import org.virtio4j.virtio.VirtioFeatures;
 
@@ -250,6 +251,84 @@ class BlkExecutorTest
             assertEquals(1, blk.executor.errors(BlkError.UNSUPPORTED));
             blk.executor.setFeatures(VirtioFeatures.bit(VirtioBlk.F_FLUSH));
             assertDone(blk, S_OK, 1, blk.submit(T_FLUSH, 0));
+        }
+    }
+
+    /** A RAM disk that counts its flushes, and can fail them. */
+    private static final class FlushCountingBackend implements BlkBackend
+    {
+        private final RamBackend ram = new RamBackend(CAPACITY);
+        int flushes;
+        boolean failFlush;
+
+        @Override
+        public long capacity()
+        {
+            return ram.capacity();
+        }
+
+        @Override
+        public void read(final long offset, final GuestMemory memory, final long address, final int length) throws IOException
+        {
+            ram.read(offset, memory, address, length);
+        }
+
+        @Override
+        public void write(final long offset, final GuestMemory memory, final long address, final int length) throws IOException
+        {
+            ram.write(offset, memory, address, length);
+        }
+
+        @Override
+        public void flush() throws IOException
+        {
+            flushes++;
+            if (failFlush)
+            {
+                throw new IOException("disk gone");
+            }
+        }
+
+        @Override
+        public void discard(final long offset, final long length) throws IOException
+        {
+            ram.discard(offset, length);
+        }
+
+        @Override
+        public void writeZeroes(final long offset, final long length, final boolean unmap) throws IOException
+        {
+            ram.writeZeroes(offset, length, unmap);
+        }
+
+        @Override
+        public void close() throws IOException
+        {
+            ram.close();
+        }
+    }
+
+    @Test
+    void shouldMakeEveryWriteDurableBeforeItCompletesWhenTheDriverDidNotTakeFlush() throws IOException
+    {
+        final FlushCountingBackend disk = new FlushCountingBackend();
+        final long noFlush = VirtioFeatures.bit(VirtioBlk.F_DISCARD) | VirtioFeatures.bit(VirtioBlk.F_WRITE_ZEROES);
+        try (BlkHarness blk = BlkHarness.over(disk, BlkOptions.defaults(), noFlush))
+        {
+            blk.putGuest(DATA, untouched(512));
+            assertDone(blk, S_OK, 1, blk.submit(T_OUT, 1, readable(DATA, 512)));
+            assertEquals(1, disk.flushes, "write-through: the write was flushed before it completed");
+            assertDone(blk, S_OK, 513, blk.submit(T_IN, 1, writable(DATA, 512)));
+            assertEquals(1, disk.flushes, "reads flush nothing");
+
+            disk.failFlush = true;
+            assertDone(blk, S_IOERR, 1, blk.submit(T_OUT, 2, readable(DATA, 512)));
+            assertEquals(1, blk.executor.errors(BlkError.BACKEND_IO), "a write that could not be made durable fails");
+
+            disk.failFlush = false;
+            blk.executor.setFeatures(noFlush | VirtioFeatures.bit(VirtioBlk.F_FLUSH));
+            assertDone(blk, S_OK, 1, blk.submit(T_OUT, 3, readable(DATA, 512)));
+            assertEquals(2, disk.flushes, "with FLUSH negotiated the cache is write-back: the driver flushes");
         }
     }
 

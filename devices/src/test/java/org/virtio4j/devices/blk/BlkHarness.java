@@ -70,6 +70,17 @@ final class BlkHarness implements AutoCloseable
     }
 
     /**
+     * @param backend  the disk.
+     * @param options  the device's options.
+     * @param features the negotiated features.
+     * @return a harness over the given backend.
+     */
+    static BlkHarness over(final BlkBackend backend, final BlkOptions options, final long features)
+    {
+        return new BlkHarness(backend, null, options, features);
+    }
+
+    /**
      * @param dir      where the image file goes.
      * @param options  the device's options.
      * @param features the negotiated features.
