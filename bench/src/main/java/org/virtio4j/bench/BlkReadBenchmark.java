@@ -1,5 +1,11 @@
 package org.virtio4j.bench;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -10,13 +16,16 @@ import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OperationsPerInvocation;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.virtio4j.devices.blk.BlkBackend;
 import org.virtio4j.devices.blk.BlkDevice;
 import org.virtio4j.devices.blk.BlkOptions;
+import org.virtio4j.devices.blk.FileBackend;
 import org.virtio4j.devices.blk.RamBackend;
 import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.memory.GuestMemory;
@@ -28,13 +37,13 @@ import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
 
 /**
- * virtio-blk 4 KiB reads on the RAM backend: per request, pop the chain, parse header/data/status, check the
- * range, copy 4 KiB from the RAM disk into guest memory, write the status and add the used element; batches of
- * 32 on a 256-entry queue.
+ * virtio-blk 4 KiB reads: per request, pop the chain, parse header/data/status, check the range, read 4 KiB from
+ * the disk into guest memory, write the status and add the used element; batches of 32 on a 256-entry queue. The
+ * disk is the RAM backend or an image file (in the page cache: this measures our path, not the device).
  *
  * <p>One thread; core budget 1. Checks its own result: every batch completes 32 requests with status OK and used
  * length 4097.
- * Run: {@code java -jar bench/target/benchmarks.jar BlkRamRead -prof gc}.
+ * Run: {@code java -jar bench/target/benchmarks.jar BlkRead -prof gc}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -42,7 +51,7 @@ import org.virtio4j.virtio.driver.DriverQueue;
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {JvmFlags.ADD_EXPORTS, JvmFlags.NATIVE_ACCESS})
-public class BlkRamReadBenchmark
+public class BlkReadBenchmark
 {
     private static final int QUEUE_SIZE = 256;
     private static final int BATCH = 32;
@@ -54,7 +63,12 @@ public class BlkRamReadBenchmark
     private GuestMemory memory;
     private DriverQueue driver;
     private SplitQueue queue;
-    private RamBackend disk;
+    /** The disk: {@code ram} or {@code file}. */
+    @Param({"ram", "file"})
+    public String backend;
+
+    private BlkBackend disk;
+    private Path image;
     private BlkDevice device;
     private final int[] heads = new int[BATCH];
     private final long[] statusAddrs = new long[BATCH];
@@ -68,7 +82,7 @@ public class BlkRamReadBenchmark
         memory = GuestMemory.of(backing.region(0));
         driver = new DriverQueue(memory, 0, QUEUE_SIZE);
         queue = driver.configure(new SplitQueue(QUEUE_SIZE));
-        disk = new RamBackend(DISK);
+        disk = "file".equals(backend) ? new FileBackend(image(), false) : new RamBackend(DISK);
         device = new BlkDevice(disk, BlkOptions.defaults());
         final SplitQueue[] queues = {queue};
         device.activate(memory, queues, device.deviceFeatures(), new Interrupt()
@@ -99,12 +113,27 @@ public class BlkRamReadBenchmark
         }
     }
 
-    /** Frees the disk and unmaps the guest memory. */
+    private Path image() throws IOException
+    {
+        image = Files.createTempFile("virtio4j-bench", ".img");
+        try (FileChannel channel = FileChannel.open(image, StandardOpenOption.WRITE))
+        {
+            channel.truncate(0);
+            channel.write(ByteBuffer.allocate(1), DISK - 1);
+        }
+        return image;
+    }
+
+    /** Frees the disk, deletes its image and unmaps the guest memory. */
     @TearDown(Level.Trial)
     public void tearDown() throws Exception
     {
         disk.close();
         backing.close();
+        if (image != null)
+        {
+            Files.delete(image);
+        }
     }
 
     /**
