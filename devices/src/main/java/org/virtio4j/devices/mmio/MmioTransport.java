@@ -1,6 +1,7 @@
 package org.virtio4j.devices.mmio;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.DeviceState;
@@ -153,7 +154,7 @@ public final class MmioTransport implements Interrupt
             {
                 if (state.checkStatus(DeviceStatus.DRIVER_OK, 0))
                 {
-                    state.interruptStatus().getAndUpdate(bits -> bits & ~value);
+                    acknowledge(value);
                 }
                 else
                 {
@@ -169,6 +170,18 @@ public final class MmioTransport implements Interrupt
             }
             default -> badAccesses++;
         }
+    }
+
+    /** Clears the acknowledged interrupt bits (a CAS loop: no capturing lambda per interrupt). */
+    private void acknowledge(final int acknowledged)
+    {
+        final AtomicInteger status = state.interruptStatus();
+        int bits;
+        do
+        {
+            bits = status.get();
+        }
+        while (!status.compareAndSet(bits, bits & ~acknowledged));
     }
 
     private void writeQueueRegister(final int offset, final int value)
