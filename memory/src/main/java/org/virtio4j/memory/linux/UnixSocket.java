@@ -171,23 +171,7 @@ public final class UnixSocket implements AutoCloseable
      */
     public static UnixSocket connect(final String path) throws ErrnoException
     {
-        final UnixSocket socket = newSocket();
-        try (Arena arena = Arena.ofConfined())
-        {
-            final MemorySegment address = address(arena, path);
-            socket.check("connect", (int)CONNECT.invokeExact(socket.state, socket.fd, address, (int)SOCKADDR_UN_SIZE), "path=" + path);
-            return socket;
-        }
-        catch (final ErrnoException e)
-        {
-            socket.close();
-            throw e;
-        }
-        catch (final Throwable t)
-        {
-            socket.close();
-            throw new IllegalStateException("connect", t);
-        }
+        return connect(path, 0);
     }
 
     /**
@@ -199,7 +183,12 @@ public final class UnixSocket implements AutoCloseable
      */
     public static UnixSocket connectNonBlocking(final String path) throws ErrnoException
     {
-        final UnixSocket socket = newSocket(SOCK_NONBLOCK);
+        return connect(path, SOCK_NONBLOCK);
+    }
+
+    private static UnixSocket connect(final String path, final int typeFlags) throws ErrnoException
+    {
+        final UnixSocket socket = newSocket(typeFlags);
         try (Arena arena = Arena.ofConfined())
         {
             final MemorySegment address = address(arena, path);
