@@ -3,24 +3,16 @@ package org.virtio4j.bench;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.lang.foreign.Arena;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.Map;
 
 import org.HdrHistogram.Histogram;
 import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.virtio4j.memory.GuestMemory;
-import org.virtio4j.memory.GuestRegion;
-import org.virtio4j.transport.vsock.BridgeConfig;
-import org.virtio4j.transport.vsock.GuestVsockDriver;
 import org.virtio4j.transport.vsock.GuestVsockStack;
-import org.virtio4j.transport.vsock.VsockBridge;
-import org.virtio4j.transport.vsock.VsockHost;
 
 /**
  * Round trip of a 64-byte message between two guests' vsock connections over the bridge — Aeron IPC, and Aeron
@@ -69,22 +61,11 @@ public final class VsockBridgeBenchmark
     private static Histogram bridgeRoundTrips(final Path dir, final String endpointA, final String endpointB, final Long stream) throws Exception
     {
         final Histogram histogram = new Histogram(3);
-        try (Arena arena = Arena.ofShared();
-            VsockBridge bridgeA = new VsockBridge(new BridgeConfig(endpointA, Map.of(4L, endpointB), null, 3000), new BusySpinIdleStrategy());
-            VsockBridge bridgeB = new VsockBridge(new BridgeConfig(endpointB, Map.of(3L, endpointA), Path.of(bridgeA.driverDirectory()), 3000));
-            VsockHost hostA = new VsockHost(3, dir.resolve("a-" + System.nanoTime()), bridgeA);
-            VsockHost hostB = new VsockHost(4, dir.resolve("b-" + System.nanoTime()), bridgeB))
+        try (BridgedGuests guests = new BridgedGuests(dir, endpointA, endpointB, new BusySpinIdleStrategy()))
         {
-            final GuestVsockStack a = new GuestVsockStack(new GuestVsockDriver(
-                GuestMemory.of(new GuestRegion(0, arena.allocate(8 << 20, 4096))), 3, hostA));
-            final GuestVsockStack b = new GuestVsockStack(new GuestVsockDriver(
-                GuestMemory.of(new GuestRegion(0, arena.allocate(8 << 20, 4096))), 4, hostB));
-            a.connect(4, 9000, 50000);
-            while (!(a.connected && b.connected))
-            {
-                a.step(false);
-                b.step(true);
-            }
+            final GuestVsockStack a = guests.a;
+            final GuestVsockStack b = guests.b;
+            guests.connect();
             if (stream != null)
             {
                 a.toSend = stream;

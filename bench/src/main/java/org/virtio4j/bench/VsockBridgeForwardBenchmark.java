@@ -1,9 +1,6 @@
 package org.virtio4j.bench;
 
-import java.lang.foreign.Arena;
 import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -22,12 +19,8 @@ import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.vsock.VsockDevice;
 import org.virtio4j.devices.vsock.VsockHeaderLayout;
 import org.virtio4j.memory.GuestMemory;
-import org.virtio4j.memory.GuestRegion;
-import org.virtio4j.transport.vsock.BridgeConfig;
 import org.virtio4j.transport.vsock.GuestVsockDriver;
 import org.virtio4j.transport.vsock.GuestVsockStack;
-import org.virtio4j.transport.vsock.VsockBridge;
-import org.virtio4j.transport.vsock.VsockHost;
 import org.virtio4j.virtio.VirtioVsock;
 import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
@@ -51,11 +44,7 @@ public class VsockBridgeForwardBenchmark
 {
     private static final int MESSAGE = 64;
 
-    private Arena arena;
-    private VsockBridge bridgeA;
-    private VsockBridge bridgeB;
-    private VsockHost hostA;
-    private VsockHost hostB;
+    private BridgedGuests guests;
     private GuestVsockDriver driverA;
     private GuestVsockDriver driverB;
     private DriverQueue txA;
@@ -69,27 +58,10 @@ public class VsockBridgeForwardBenchmark
     @Setup(Level.Trial)
     public void setUp() throws Exception
     {
-        arena = Arena.ofShared();
-        final Path dir = Files.createTempDirectory("vsock-forward");
-        bridgeA = new VsockBridge(new BridgeConfig("ipc", Map.of(4L, "ipc"), null, 3000));
-        bridgeB = new VsockBridge(new BridgeConfig("ipc", Map.of(3L, "ipc"), Path.of(bridgeA.driverDirectory()), 3000));
-        hostA = new VsockHost(3, dir.resolve("a"), bridgeA);
-        hostB = new VsockHost(4, dir.resolve("b"), bridgeB);
-        driverA = new GuestVsockDriver(GuestMemory.of(new GuestRegion(0, arena.allocate(16 << 20, 4096))), 3, hostA);
-        driverB = new GuestVsockDriver(GuestMemory.of(new GuestRegion(0, arena.allocate(16 << 20, 4096))), 4, hostB);
-        final GuestVsockStack a = new GuestVsockStack(driverA);
-        final GuestVsockStack b = new GuestVsockStack(driverB);
-        a.connect(4, 9000, 50000);
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!(a.connected && b.connected))
-        {
-            if (System.nanoTime() > deadline)
-            {
-                throw new IllegalStateException("no connection over the bridge");
-            }
-            a.step(false);
-            b.step(true);
-        }
+        guests = new BridgedGuests(Files.createTempDirectory("vsock-forward"), "ipc", "ipc", null);
+        guests.connect();
+        driverA = guests.driverA;
+        driverB = guests.driverB;
         // From here on only the rings: one TX chain on A and one RX buffer on B, re-offered each operation.
         txA = new DriverQueue(driverA.memory(), 0x80_0000, 64);
         rxB = new DriverQueue(driverB.memory(), 0x80_0000, 64);
@@ -114,11 +86,7 @@ public class VsockBridgeForwardBenchmark
     @TearDown(Level.Trial)
     public void tearDown() throws Exception
     {
-        hostA.close();
-        hostB.close();
-        bridgeB.close();
-        bridgeA.close();
-        arena.close();
+        guests.close();
     }
 
     /**
@@ -153,8 +121,8 @@ public class VsockBridgeForwardBenchmark
             }
             if (++spins > 10_000_000)
             {
-                throw new IllegalStateException("the packet did not arrive: bridged out " + hostA.packetsBridgedOut() +
-                    ", bridged in " + hostB.packetsBridgedIn());
+                throw new IllegalStateException("the packet did not arrive: bridged out " + guests.hostA.packetsBridgedOut() +
+                    ", bridged in " + guests.hostB.packetsBridgedIn());
             }
         }
         final int received = driverB.memory().getU32(rxAddr + VsockHeaderLayout.LEN);
