@@ -19,6 +19,8 @@ public enum CounterType
     KICKS(1006, "kicks"),
     /** Times the queue went back to kick notifications after idling. */
     SLEEPS(1007, "sleeps"),
+    /** A queue's current poll window in ns (a gauge: how long it is polled after work before it sleeps). */
+    POLL_WINDOW(1010, "poll window ns"),
     /** Publications that found the actor's ring full (retried). */
     RING_FULL(1008, "ring full"),
     /** Device errors on the queue (each stops the device: it needs a reset). */

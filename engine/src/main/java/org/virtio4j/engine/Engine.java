@@ -60,7 +60,7 @@ public final class Engine implements AutoCloseable
         pollers = new QueuePoller[inline ? actors.length : context.pollers()];
         for (int i = 0; i < pollers.length; i++)
         {
-            pollers[i] = new QueuePoller("poller-" + i, context.nanoClock(), context.hybridIdleNanos(), inline ? actors[i] : null, counters);
+            pollers[i] = new QueuePoller("poller-" + i, context.nanoClock(), context.pollWindow(), inline ? actors[i] : null, counters);
         }
         invoker = mode == ThreadingMode.INVOKER ? new AgentInvoker(context.errorHandler(), null, composite(all())) : null;
     }

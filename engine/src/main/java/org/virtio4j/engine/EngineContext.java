@@ -17,7 +17,12 @@ public final class EngineContext
 {
     /** Threading mode property. Default SHARED: one thread, safe on any machine; pick DEDICATED for the lowest jitter. */
     public static final String THREADING_MODE_PROP = "virtio4j.engine.threadingMode";
-    /** Idle strategy property. Default backoff: spins briefly, then parks up to 100 µs; busy-spin needs a core per thread. */
+    /**
+     * Idle strategy property. Default adaptive: a queue is polled (spinning, never parked: the guest was told not to
+     * kick) for an adaptive window after its last work, then notifications are re-enabled and the thread sleeps on
+     * the kick and completion eventfds. Interrupt-driven guests are served without waiting for a park to end, and
+     * an idle engine costs nothing. busy-spin needs a core per thread.
+     */
     public static final String IDLE_STRATEGY_PROP = "virtio4j.engine.idleStrategy";
     /** Number of pollers. Default 1: one poller watches many queues cheaply. */
     public static final String POLLERS_PROP = "virtio4j.engine.pollers";
@@ -33,13 +38,18 @@ public final class EngineContext
     public static final String BATCH_LIMIT_PROP = "virtio4j.engine.batchLimit";
     /** Idle time after which a queue goes back to kick notifications, in µs. Default 1000; 0 polls forever. */
     public static final String HYBRID_IDLE_MICROS_PROP = "virtio4j.engine.hybridIdleMicros";
+    /**
+     * The longest adaptive poll window, in ns. Default 64000: longer than the time a Linux guest takes to take an
+     * interrupt and queue its next request, short enough that a quiet guest costs little spinning.
+     */
+    public static final String POLL_MAX_NANOS_PROP = "virtio4j.engine.pollMaxNanos";
     /** Longest single wait of a sleeping thread, in ms. Default 100: bounds how late a stop is noticed. */
     public static final String SLEEP_TIMEOUT_MILLIS_PROP = "virtio4j.engine.sleepTimeoutMillis";
     /** Directory of the counters file. Default /dev/shm/virtio4j (tmpdir/virtio4j without /dev/shm). */
     public static final String COUNTERS_DIR_PROP = "virtio4j.engine.countersDir";
 
     private ThreadingMode threadingMode = ThreadingMode.valueOf(System.getProperty(THREADING_MODE_PROP, "SHARED"));
-    private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP, "backoff");
+    private String idleStrategy = System.getProperty(IDLE_STRATEGY_PROP, "adaptive");
     private int pollers = Integer.getInteger(POLLERS_PROP, 1);
     private int actors = Integer.getInteger(ACTORS_PROP, 1);
     private int[] pollerCpus = parseCpus(System.getProperty(POLLER_CPUS_PROP, ""));
@@ -47,6 +57,7 @@ public final class EngineContext
     private int ringSize = Integer.getInteger(RING_SIZE_PROP, 1024);
     private int batchLimit = Integer.getInteger(BATCH_LIMIT_PROP, 64);
     private long hybridIdleNanos = Long.getLong(HYBRID_IDLE_MICROS_PROP, 1000L) * 1000L;
+    private long pollMaxNanos = Long.getLong(POLL_MAX_NANOS_PROP, 64_000L);
     private int sleepTimeoutMillis = Integer.getInteger(SLEEP_TIMEOUT_MILLIS_PROP, 100);
     private Path countersDir = System.getProperty(COUNTERS_DIR_PROP) != null ? Path.of(System.getProperty(COUNTERS_DIR_PROP)) : null;
     private boolean countersEnabled = true;
@@ -85,6 +96,7 @@ public final class EngineContext
         require(ringSize >= 16 && Integer.bitCount(ringSize) == 1, RING_SIZE_PROP, ringSize);
         require(batchLimit >= 1, BATCH_LIMIT_PROP, batchLimit);
         require(hybridIdleNanos >= 0, HYBRID_IDLE_MICROS_PROP, hybridIdleNanos / 1000);
+        require(pollMaxNanos >= 0 && pollMaxNanos <= 1_000_000_000L, POLL_MAX_NANOS_PROP, pollMaxNanos);
         require(sleepTimeoutMillis >= 1, SLEEP_TIMEOUT_MILLIS_PROP, sleepTimeoutMillis);
         for (final int cpu : pollerCpus)
         {
@@ -261,6 +273,28 @@ public final class EngineContext
         return this;
     }
 
+    /** @return the longest adaptive poll window, in ns. */
+    public long pollMaxNanos()
+    {
+        return pollMaxNanos;
+    }
+
+    /**
+     * @param nanos the longest adaptive poll window (used by the adaptive idle strategy).
+     * @return this.
+     */
+    public EngineContext pollMaxNanos(final long nanos)
+    {
+        pollMaxNanos = nanos;
+        return this;
+    }
+
+    /** @return how long queues are polled after work: adaptive up to {@link #pollMaxNanos()}, or the hybrid period. */
+    PollWindow pollWindow()
+    {
+        return IdleStrategies.adapts(idleStrategy) ? new PollWindow(true, pollMaxNanos) : new PollWindow(false, hybridIdleNanos);
+    }
+
     /** @return the longest single wait of a sleeping thread, in ms. */
     public int sleepTimeoutMillis()
     {
@@ -346,7 +380,7 @@ public final class EngineContext
     {
         return "EngineContext{threadingMode=" + threadingMode + ", idleStrategy=" + idleStrategy + ", pollers=" + pollers +
             ", actors=" + actors + ", pollerCpus=" + Arrays.toString(pollerCpus) + ", actorCpus=" + Arrays.toString(actorCpus) +
-            ", ringSize=" + ringSize + ", batchLimit=" + batchLimit + ", hybridIdleMicros=" + hybridIdleNanos / 1000 +
+            ", ringSize=" + ringSize + ", batchLimit=" + batchLimit + ", hybridIdleMicros=" + hybridIdleNanos / 1000 + ", pollMaxNanos=" + pollMaxNanos +
             ", countersDir=" + countersDir + "}";
     }
 }

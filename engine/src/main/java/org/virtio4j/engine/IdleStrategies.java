@@ -9,12 +9,14 @@ import org.agrona.concurrent.SleepingIdleStrategy;
 import org.agrona.concurrent.YieldingIdleStrategy;
 
 /**
- * The idle strategies an operator can name: {@code busy-spin}, {@code yielding}, {@code backoff}, {@code park}.
+ * The idle strategies an operator can name: {@code adaptive} (the default: spin while a queue's adaptive poll
+ * window is open, then sleep on eventfds), {@code busy-spin}, {@code yielding}, {@code backoff}, {@code park} (these
+ * keep a fixed hybrid period and idle their own way meanwhile).
  */
 public final class IdleStrategies
 {
     /** Names accepted by {@link #create(String)}. */
-    public static final String[] NAMES = {"busy-spin", "yielding", "backoff", "park"};
+    public static final String[] NAMES = {"adaptive", "busy-spin", "yielding", "backoff", "park"};
 
     private IdleStrategies()
     {
@@ -29,12 +31,22 @@ public final class IdleStrategies
     {
         return switch (name)
         {
-            case "busy-spin" -> new BusySpinIdleStrategy();
+            // Spins only while a poll window is open: the hybrid strategy sleeps on eventfds once every queue has closed its.
+            case "adaptive", "busy-spin" -> new BusySpinIdleStrategy();
             case "yielding" -> new YieldingIdleStrategy();
             case "backoff" -> new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(100));
             case "park" -> new SleepingIdleStrategy(TimeUnit.MICROSECONDS.toNanos(50));
-            default -> throw new IllegalArgumentException("idleStrategy=" + name + " is not one of busy-spin, yielding, backoff, park");
+            default -> throw new IllegalArgumentException("idleStrategy=" + name + " is not one of adaptive, busy-spin, yielding, backoff, park");
         };
+    }
+
+    /**
+     * @param name an idle strategy name.
+     * @return true if queues are polled for an adaptive window ({@link PollWindow}).
+     */
+    static boolean adapts(final String name)
+    {
+        return "adaptive".equals(name);
     }
 
     /**

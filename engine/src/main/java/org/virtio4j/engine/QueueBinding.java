@@ -14,7 +14,7 @@ import org.virtio4j.virtio.SplitQueue;
  *   <li>the actor owns the queue itself (the only writer of its used ring) and sets {@link #active} and
  *       {@link #armed}, which the poller reads with volatile loads.</li>
  * </ul>
- * Hybrid polling: POLLING (the poller watches avail.idx) → after the idle period, ARMING (the poller asked the
+ * Hybrid polling: POLLING (for the queue's poll window) (the poller watches avail.idx) → after the idle period, ARMING (the poller asked the
  * actor to re-enable guest notifications) → SLEEPING once the actor has (the thread may block on the kick
  * eventfd) → POLLING again on a kick or a moved avail.idx (the actor disables notifications again).
  */
@@ -38,6 +38,8 @@ final class QueueBinding
     int pollState = POLLING;
     int lastSeenAvail = -1;
     long lastActivityNanos;
+    long pollWindowNanos;
+    long armedAtNanos;
 
     // Written by the actor, read by the poller.
     volatile boolean active;
@@ -55,6 +57,7 @@ final class QueueBinding
     final AtomicCounter kicks;
     final AtomicCounter sleeps;
     final AtomicCounter ringFull;
+    final AtomicCounter pollWindow;
 
     QueueBinding(final DeviceHandle device, final int queueIndex, final SplitQueue queue, final GuestMemory memory,
         final EventFd kick, final EventFd call, final EngineCounters counters)
@@ -74,6 +77,7 @@ final class QueueBinding
         kicks = counters.newCounter(CounterType.KICKS, prefix);
         sleeps = counters.newCounter(CounterType.SLEEPS, prefix);
         ringFull = counters.newCounter(CounterType.RING_FULL, prefix);
+        pollWindow = counters.newCounter(CounterType.POLL_WINDOW, prefix);
     }
 
     /**
@@ -129,6 +133,7 @@ final class QueueBinding
         kicks.close();
         sleeps.close();
         ringFull.close();
+        pollWindow.close();
     }
 
     @Override

@@ -11,8 +11,9 @@ import org.virtio4j.memory.linux.FdPoller;
 /**
  * A poller: watches the avail.idx of a set of queues with acquire loads and tells each queue's actor, through
  * its ring, when a queue has new entries ("queue Q has entries up to N"). It reads guest memory but never writes
- * it. After a queue has been idle for the hybrid period it asks the actor to re-enable guest notifications, and
- * then watches the queue's kick eventfd instead (the thread may block on it).
+ * it. After a queue has been idle for its {@link PollWindow poll window} it asks the actor to re-enable guest
+ * notifications, and then watches the queue's kick eventfd instead (the thread may block on it). Until then the
+ * queue stops the thread from sleeping: the guest has been told not to kick.
  *
  * <p>In run-to-completion mode the poller hands work straight to the actor on the same thread, with no ring.
  */
@@ -22,7 +23,7 @@ final class QueuePoller implements Agent, Sleeper
 
     private final String name;
     private final NanoClock clock;
-    private final long hybridIdleNanos;
+    private final PollWindow window;
     private final DeviceActor inlineActor;
     private final ManyToOneConcurrentArrayQueue<Runnable> commands = new ManyToOneConcurrentArrayQueue<>(1024);
     private final AtomicCounter busyPolls;
@@ -33,12 +34,12 @@ final class QueuePoller implements Agent, Sleeper
     /**
      * @param inlineActor the actor to call directly (run-to-completion), or null to publish into actors' rings.
      */
-    QueuePoller(final String name, final NanoClock clock, final long hybridIdleNanos, final DeviceActor inlineActor,
+    QueuePoller(final String name, final NanoClock clock, final PollWindow window, final DeviceActor inlineActor,
         final EngineCounters counters)
     {
         this.name = name;
         this.clock = clock;
-        this.hybridIdleNanos = hybridIdleNanos;
+        this.window = window;
         this.inlineActor = inlineActor;
         busyPolls = counters.newCounter(CounterType.POLL_BUSY, name + " ");
         idlePolls = counters.newCounter(CounterType.POLL_IDLE, name + " ");
@@ -67,6 +68,8 @@ final class QueuePoller implements Agent, Sleeper
         binding.pollState = QueueBinding.POLLING;
         binding.lastSeenAvail = -1;
         binding.lastActivityNanos = clock.nanoTime();
+        binding.pollWindowNanos = window.initialNanos();
+        binding.pollWindow.setRelease(binding.pollWindowNanos);
         bindings = Arrays.copyOf(bindings, bindings.length + 1);
         bindings[bindings.length - 1] = binding;
     }
@@ -128,10 +131,11 @@ final class QueuePoller implements Agent, Sleeper
                 {
                     return work(binding, availIdx, now);
                 }
-                if (hybridIdleNanos > 0 && binding.kick != null && now - binding.lastActivityNanos >= hybridIdleNanos &&
+                if (!window.pollsForever() && binding.kick != null && now - binding.lastActivityNanos >= binding.pollWindowNanos &&
                     send(QueueEvent.ARM, binding, availIdx))
                 {
                     binding.pollState = QueueBinding.ARMING;
+                    binding.armedAtNanos = now;
                     return 1;
                 }
             }
@@ -156,6 +160,7 @@ final class QueuePoller implements Agent, Sleeper
                 }
                 if (kicked || availIdx >= 0 && availIdx != binding.lastSeenAvail)
                 {
+                    adapt(binding, now);
                     final int done = work(binding, availIdx, now);
                     if (done == 0)
                     {
@@ -167,6 +172,17 @@ final class QueuePoller implements Agent, Sleeper
             }
         }
         return 0;
+    }
+
+    /** A sleep ended: the queue's window adapts to the idle gap the sleep closed. */
+    private void adapt(final QueueBinding binding, final long now)
+    {
+        final long adapted = window.afterSleep(binding.pollWindowNanos, now - binding.armedAtNanos);
+        if (adapted != binding.pollWindowNanos)
+        {
+            binding.pollWindowNanos = adapted;
+            binding.pollWindow.setRelease(adapted);
+        }
     }
 
     private int work(final QueueBinding binding, final int availIdx, final long now)

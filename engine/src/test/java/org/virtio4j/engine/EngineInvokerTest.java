@@ -21,6 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class EngineInvokerTest
 {
     private static final long IDLE_NANOS = 1_000_000;
+    private static final long MAX_WINDOW_NANOS = 64_000;
 
     private final long[] now = {0};
     private BlkFixture fixture;
@@ -42,11 +43,18 @@ class EngineInvokerTest
 
     private void start(final boolean eventIdx) throws Exception
     {
+        start(eventIdx, "backoff");
+    }
+
+    private void start(final boolean eventIdx, final String idleStrategy) throws Exception
+    {
         fixture = new BlkFixture(1, eventIdx);
         engine = Engine.launch(new EngineContext()
             .threadingMode(ThreadingMode.INVOKER)
             .countersEnabled(false)
+            .idleStrategy(idleStrategy)
             .hybridIdleNanos(IDLE_NANOS)
+            .pollMaxNanos(MAX_WINDOW_NANOS)
             .nanoClock(() -> now[0]));
         handle = engine.attach("blk0", fixture.device, fixture.memory, fixture.queues, fixture.kicks, fixture.calls);
         complete(handle.start());
@@ -136,6 +144,86 @@ class EngineInvokerTest
         assertEquals(1, fixture.drivers[0].usedIdx(), "the kicked request is served");
         assertEquals(1, counter("blk0 q0 kicks"));
         assertEquals(UsedRingLayout.F_NO_NOTIFY, fixture.drivers[0].usedFlags(), "polling again: kicks suppressed");
+    }
+
+    /** Sleeps the queue (the window has closed), then makes the guest queue a request and kick after gapNanos. */
+    private void kickAfter(final long gapNanos, final int slot)
+    {
+        now[0] += gapNanos;
+        fixture.submit(0, slot, VirtioBlk.T_IN, slot, 512);
+        fixture.kicks[0].signal();
+        engine.invoke();
+    }
+
+    /** Lets the queue's poll window pass, runs duty cycles until it has re-enabled notifications and sleeps. */
+    private void invokeUntilArmed()
+    {
+        now[0] += counter("blk0 q0 poll window ns");
+        for (int i = 0; i < 4 && fixture.drivers[0].usedFlags() != 0; i++)
+        {
+            engine.invoke();
+        }
+        engine.invoke();
+    }
+
+    @Test
+    void shouldSleepAtOnceWithAnAdaptiveWindowThatHasNotGrown() throws Exception
+    {
+        start(false, "adaptive");
+        invokeUntilArmed();
+        assertEquals(0, fixture.drivers[0].usedFlags(), "a new queue has no poll window: kicks re-enabled at once");
+        assertEquals(1, counter("blk0 q0 sleeps"));
+        assertEquals(0, counter("blk0 q0 poll window ns"));
+    }
+
+    @Test
+    void shouldGrowTheAdaptiveWindowWhenKicksComeWithinTheMaximumAndPollThatLong() throws Exception
+    {
+        start(false, "adaptive");
+        invokeUntilArmed();
+        kickAfter(10_000, 0);
+        assertEquals(1, fixture.drivers[0].usedIdx());
+        assertEquals(PollWindow.GROW_START_NANOS, counter("blk0 q0 poll window ns"), "a 10 µs gap is worth polling for");
+        invokeUntilArmed();
+        kickAfter(10_000, 1);
+        assertEquals(2 * PollWindow.GROW_START_NANOS, counter("blk0 q0 poll window ns"), "doubles while gaps stay short");
+        now[0] += 2 * PollWindow.GROW_START_NANOS - 1;
+        engine.invoke();
+        engine.invoke();
+        assertEquals(UsedRingLayout.F_NO_NOTIFY, fixture.drivers[0].usedFlags(), "still inside the window: polling, no kicks");
+        now[0] += 1;
+        engine.invoke();
+        engine.invoke();
+        assertEquals(0, fixture.drivers[0].usedFlags(), "window over: kicks re-enabled");
+        engine.invoke();
+        for (int i = 2; i < 10; i++)
+        {
+            kickAfter(20_000, i);
+            invokeUntilArmed();
+        }
+        assertEquals(MAX_WINDOW_NANOS, counter("blk0 q0 poll window ns"), "never beyond the maximum");
+    }
+
+    @Test
+    void shouldShrinkTheAdaptiveWindowWhenTheGuestGoesQuiet() throws Exception
+    {
+        start(false, "adaptive");
+        invokeUntilArmed();
+        for (int i = 0; i < 5; i++)
+        {
+            kickAfter(10_000, i);
+            invokeUntilArmed();
+        }
+        assertEquals(MAX_WINDOW_NANOS, counter("blk0 q0 poll window ns"));
+        kickAfter(1_000_000, 5);
+        assertEquals(MAX_WINDOW_NANOS / 2, counter("blk0 q0 poll window ns"), "a gap beyond the maximum halves the window");
+        for (int i = 6; i < 12; i++)
+        {
+            invokeUntilArmed();
+            kickAfter(1_000_000, i);
+        }
+        assertEquals(0, counter("blk0 q0 poll window ns"), "a quiet guest is not polled for at all");
+        assertEquals(12, fixture.drivers[0].usedIdx(), "every kicked request served");
     }
 
     @Test

@@ -58,8 +58,16 @@ final class DemoCommand implements Callable<Integer>
         description = "Engine threading: SHARED, DEDICATED or RUN_TO_COMPLETION (default: ${DEFAULT-VALUE}).")
     ThreadingMode threading;
 
-    @Option(names = "--idle", description = "Engine idle strategy: busy-spin, yielding, backoff, park (default: busy-spin with 2+ cores, else backoff).")
+    @Option(names = "--idle", defaultValue = "adaptive",
+        description = "Engine idle strategy: adaptive, busy-spin, yielding, backoff, park (default: ${DEFAULT-VALUE}).")
     String idle;
+
+    @Option(names = "--poll-max-ns", defaultValue = "64000",
+        description = "Longest adaptive poll window after the last request, in ns (default: ${DEFAULT-VALUE}).")
+    long pollMaxNanos;
+
+    @Option(names = "--wait", description = "The guest sleeps on its call eventfd for every completion (interrupt-driven, like Linux) instead of polling the used ring.")
+    boolean waitForCalls;
 
     @Option(names = "--backend", defaultValue = "ram", description = "ram, null or file (default: ${DEFAULT-VALUE}).")
     String backend;
@@ -81,7 +89,7 @@ final class DemoCommand implements Callable<Integer>
     {
         validate();
         final int cores = Runtime.getRuntime().availableProcessors();
-        final String idleStrategy = idle != null ? idle : cores >= 2 ? "busy-spin" : "backoff";
+        final String idleStrategy = idle;
         final int queueSize = queueSize(iodepth);
         final long ringBytes = queues * 0x1_0000L * Math.max(1, queueSize / 1024);
         final long memoryBytes = align(ringBytes + (long)queues * DemoGuest.slotBytes(iodepth, blockSize) + (1 << 20));
@@ -93,8 +101,8 @@ final class DemoCommand implements Callable<Integer>
         };
         System.out.printf(Locale.ROOT, "virtio4j demo: blk on %s backend (%d MiB), %s bs=%d iodepth=%d queues=%d, %ds%n",
             backend, size >> 20, rw, blockSize, iodepth, queues, durationSeconds);
-        System.out.printf(Locale.ROOT, "engine: threading=%s idle=%s; guest: 1 thread; core budget: %d threads on %d cores%n",
-            threading, idleStrategy, engineThreads() + 1, cores);
+        System.out.printf(Locale.ROOT, "engine: threading=%s idle=%s poll-max-ns=%d; guest: 1 thread, %s; core budget: %d threads on %d cores%n",
+            threading, idleStrategy, pollMaxNanos, waitForCalls ? "interrupt-driven" : "polling", engineThreads() + 1, cores);
 
         try (MemoryBacking guestRam = MemoryBacking.memfd("virtio4j-demo-guest", memoryBytes);
             BlkBackend disk = openBackend())
@@ -127,7 +135,7 @@ final class DemoCommand implements Callable<Integer>
                 {
                 }
             });
-            final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idleStrategy);
+            final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idleStrategy).pollMaxNanos(pollMaxNanos);
             if (cpus != null)
             {
                 context.actorCpus(EngineContext.parseCpus(cpus)).pollerCpus(EngineContext.parseCpus(cpus));
@@ -140,7 +148,7 @@ final class DemoCommand implements Callable<Integer>
                 engine.affinity().forEach(line -> System.out.println("affinity: " + line));
                 System.out.println("counters: " + (engine.countersFile() != null ? engine.countersFile().path() : "in memory"));
                 final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, disk.capacity(),
-                    queues * queueStride, recorder);
+                    queues * queueStride, recorder).waitForCalls(waitForCalls);
                 new FioJob(blockSize, durationSeconds, hgrm).run(guest, recorder);
                 handle.stop().join();
                 for (int q = 0; q < queues; q++)
@@ -164,10 +172,8 @@ final class DemoCommand implements Callable<Integer>
         require(size >= blockSize && size % 512 == 0, "--size", size);
         require(backend.equals("ram") || backend.equals("null") || backend.equals("file"), "--backend", backend);
         require(!backend.equals("file") || file != null, "--file", "(missing for --backend file)");
-        if (idle != null)
-        {
-            IdleStrategies.create(idle);
-        }
+        IdleStrategies.create(idle);
+        require(pollMaxNanos >= 0 && pollMaxNanos <= 1_000_000_000L, "--poll-max-ns", pollMaxNanos);
     }
 
     private static void require(final boolean ok, final String option, final Object value)

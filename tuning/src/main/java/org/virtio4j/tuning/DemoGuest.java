@@ -38,6 +38,7 @@ public final class DemoGuest implements Runnable
     private final int[][] slotOfHead;
     private final long[][] submitNanos;
     private final FdPoller callPoller;
+    private boolean waitForCalls;
     private volatile boolean running = true;
     private long completed;
     private long failed;
@@ -71,6 +72,19 @@ public final class DemoGuest implements Runnable
         slotOfHead = new int[queues.length][];
         submitNanos = new long[queues.length][];
         callPoller = new FdPoller(queues.length);
+    }
+
+    /**
+     * Makes the guest interrupt-driven, as a Linux guest is: whenever a look at the used rings finds nothing, it
+     * asks for a call and sleeps on the call eventfds (no spinning on the used ring).
+     *
+     * @param wait true for interrupt-driven, false (the default) to poll the used rings for a while first.
+     * @return this.
+     */
+    public DemoGuest waitForCalls(final boolean wait)
+    {
+        waitForCalls = wait;
+        return this;
     }
 
     /**
@@ -120,7 +134,7 @@ public final class DemoGuest implements Runnable
             {
                 lastCompletion = now;
             }
-            else if (now - lastCompletion > SPIN_BEFORE_SLEEP_NANOS)
+            else if (waitForCalls || now - lastCompletion > SPIN_BEFORE_SLEEP_NANOS)
             {
                 sleepOnCalls();
                 lastCompletion = System.nanoTime();

@@ -55,8 +55,13 @@ final class ServeCommand implements Callable<Integer>
     @Option(names = "--threading", defaultValue = "SHARED", description = "Engine threading: SHARED, DEDICATED, RUN_TO_COMPLETION (default: ${DEFAULT-VALUE}).")
     ThreadingMode threading;
 
-    @Option(names = "--idle", defaultValue = "backoff", description = "Engine idle strategy (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--idle", defaultValue = "adaptive",
+        description = "Engine idle strategy: adaptive, busy-spin, yielding, backoff, park (default: ${DEFAULT-VALUE}).")
     String idle;
+
+    @Option(names = "--poll-max-ns", defaultValue = "64000",
+        description = "Longest adaptive poll window after a queue's last request, in ns (default: ${DEFAULT-VALUE}).")
+    long pollMaxNanos;
 
     @Option(names = "--cpus", description = "CPUs for the engine threads, comma-separated.")
     String cpus;
@@ -89,7 +94,7 @@ final class ServeCommand implements Callable<Integer>
         {
             devices.add(vsockDevice("vsock" + i, parse(vsock.get(i)), fabric));
         }
-        final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle);
+        final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle).pollMaxNanos(pollMaxNanos);
         if (cpus != null)
         {
             context.actorCpus(EngineContext.parseCpus(cpus)).pollerCpus(EngineContext.parseCpus(cpus));

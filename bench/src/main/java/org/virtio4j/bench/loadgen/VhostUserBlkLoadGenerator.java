@@ -67,6 +67,9 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
     @Option(names = "--cpu", defaultValue = "-1", description = "Pin the guest thread's process to this CPU (default: not pinned).")
     int cpu;
 
+    @Option(names = "--wait", description = "Interrupt-driven guest: sleep on the call eventfd whenever the used ring is empty (as Linux does).")
+    boolean waitForCalls;
+
     @Option(names = "--hgrm", description = "Write the latency distribution (.hgrm, microseconds) here.")
     Path hgrm;
 
@@ -140,7 +143,7 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
             final Recorder recorder = new Recorder(3);
             final int readPercent = rw.equals("randread") ? 100 : rw.equals("randwrite") ? 0 : 70;
             final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, capacity,
-                queues * QUEUE_STRIDE, recorder);
+                queues * QUEUE_STRIDE, recorder).waitForCalls(waitForCalls);
             new FioJob(blockSize, duration, hgrm).run(guest, recorder);
             for (int q = 0; q < queues; q++)
             {
