@@ -5,6 +5,18 @@ package org.virtio4j.memory.linux;
  */
 public final class Errno
 {
+    /** Operation not permitted (io_uring refused by seccomp or {@code kernel.io_uring_disabled}). */
+    public static final int EPERM = 1;
+    /** I/O error. */
+    public static final int EIO = 5;
+    /** Invalid argument. */
+    public static final int EINVAL = 22;
+    /** No space left on device. */
+    public static final int ENOSPC = 28;
+    /** Function not implemented. */
+    public static final int ENOSYS = 38;
+    /** Operation not supported. */
+    public static final int EOPNOTSUPP = 95;
     /** Interrupted system call. */
     public static final int EINTR = 4;
     /** Try again: a non-blocking call would block. */

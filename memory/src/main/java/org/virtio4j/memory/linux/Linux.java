@@ -39,6 +39,8 @@ public final class Linux
     public static final int O_RDONLY = 0;
     /** {@code O_RDWR}. */
     public static final int O_RDWR = 2;
+    /** {@code O_DIRECT}: transfers bypass the page cache (buffers, offsets and lengths must be aligned). */
+    public static final int O_DIRECT = 0x4000;
     /** {@code O_CLOEXEC}. */
     public static final int O_CLOEXEC = 0x80000;
     /** {@code FALLOC_FL_KEEP_SIZE}: do not change the file size. */
@@ -88,6 +90,9 @@ public final class Linux
     static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** {@code poll(2)}. */
     static final MethodHandle POLL = downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle STATX = downcall(
+        "statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle IOCTL = downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle FALLOCATE = downcall(
         "fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
 
@@ -244,6 +249,41 @@ public final class Linux
     {
         call("fallocate", (state, arena) -> (int)FALLOCATE.invokeExact(state, fd, mode, offset, length),
             () -> "fd=" + fd + " mode=0x" + Integer.toHexString(mode) + " offset=" + offset + " length=" + length);
+    }
+
+    /**
+     * The alignment O_DIRECT needs on a file: {@code statx(STATX_DIOALIGN)} (Linux 6.1), else the logical block
+     * size of a block device ({@code BLKSSZGET}), else 512.
+     *
+     * @param path the file (for statx).
+     * @param fd   the same file, open.
+     * @return {memory alignment, offset and length alignment}; {0, 0} if the file does not support O_DIRECT.
+     * @throws ErrnoException if statx fails outright.
+     */
+    public static int[] directIoAlignment(final String path, final int fd) throws ErrnoException
+    {
+        final int statxDioAlign = 0x2000;
+        final int[] out = new int[2];
+        call("statx", (state, arena) ->
+        {
+            final MemorySegment buffer = arena.allocate(256, 8);
+            final int rc = (int)STATX.invokeExact(state, -100 /* AT_FDCWD */, arena.allocateFrom(path), 0, statxDioAlign, buffer);
+            if (rc == 0 && (buffer.get(JAVA_INT, 0) & statxDioAlign) != 0)
+            {
+                out[0] = buffer.get(JAVA_INT, 152);
+                out[1] = buffer.get(JAVA_INT, 156);
+                return rc;
+            }
+            if (rc == 0)
+            {
+                final MemorySegment size = arena.allocate(JAVA_INT);
+                final int ioctl = (int)IOCTL.invokeExact(state, fd, 0x1268L /* BLKSSZGET */, size);
+                out[0] = ioctl == 0 ? size.get(JAVA_INT, 0) : 512;
+                out[1] = out[0];
+            }
+            return rc;
+        }, () -> "path=" + path);
+        return out;
     }
 
     /**
