@@ -14,7 +14,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.virtio4j.devices.core.DeviceException;
-import org.virtio4j.devices.core.OffloadingDevice;
+import org.virtio4j.devices.core.AsyncDevice;
 import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.memory.linux.FdPoller;
 import org.virtio4j.virtio.QueueException;
@@ -44,7 +44,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private QueueBinding[] touched = new QueueBinding[16];
     private int touchedCount;
     private int eventsThisBatch;
-    private DeviceHandle[] offloaded = new DeviceHandle[0];
+    private DeviceHandle[] async = new DeviceHandle[0];
     private DeviceHandle[] polled = new DeviceHandle[0];
     private int[] completedPerQueue = new int[1];
     private final List<Runnable> waitingForInFlight = new ArrayList<>();
@@ -103,9 +103,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     public int doWork() throws Exception
     {
         int work = runCommands();
-        if (offloaded.length > 0)
+        if (async.length > 0)
         {
-            work += drainOffloaded();
+            work += drainAsync();
         }
         if (polled.length > 0)
         {
@@ -141,18 +141,18 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         return ++eventsThisBatch < batchLimit;
     }
 
-    /** Adds the used elements of requests the I/O workers finished; runs control steps that waited for them. */
-    private int drainOffloaded()
+    /** Adds the used elements of requests whose I/O finished; runs control steps that waited for them. */
+    private int drainAsync()
     {
         int work = 0;
-        for (final DeviceHandle device : offloaded)
+        for (final DeviceHandle device : async)
         {
-            final OffloadingDevice offloading = (OffloadingDevice)device.device();
+            final AsyncDevice asyncDevice = (AsyncDevice)device.device();
             final int[] counts = completedPerQueue;
             final int drained;
             try
             {
-                drained = offloading.drainCompletions(counts, device.state == DeviceHandle.RUNNING);
+                drained = asyncDevice.drainCompletions(counts, device.state == DeviceHandle.RUNNING);
             }
             catch (final DeviceException | RuntimeException e)
             {
@@ -184,7 +184,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     /** Forgets a detached device: its bindings may still sit in the touched list of an interrupted batch. */
     void detach(final DeviceHandle device)
     {
-        offloaded = Arrays.stream(offloaded).filter(d -> d != device).toArray(DeviceHandle[]::new);
+        async = Arrays.stream(async).filter(d -> d != device).toArray(DeviceHandle[]::new);
         polled = Arrays.stream(polled).filter(d -> d != device).toArray(DeviceHandle[]::new);
         int kept = 0;
         for (int i = 0; i < touchedCount; i++)
@@ -264,10 +264,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         }
     }
 
-    void addOffloaded(final DeviceHandle device)
+    void addAsync(final DeviceHandle device)
     {
-        offloaded = Arrays.copyOf(offloaded, offloaded.length + 1);
-        offloaded[offloaded.length - 1] = device;
+        async = Arrays.copyOf(async, async.length + 1);
+        async[async.length - 1] = device;
         if (completedPerQueue.length < device.bindings.length)
         {
             completedPerQueue = new int[device.bindings.length];
@@ -276,10 +276,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
 
     private static int inFlight(final DeviceHandle device)
     {
-        return device.device() instanceof OffloadingDevice offloading ? offloading.inFlight() : 0;
+        return device.device() instanceof AsyncDevice asyncDevice ? asyncDevice.inFlight() : 0;
     }
 
-    /** Runs {@code step} once the device has nothing in flight on its I/O worker (at once if it has nothing now). */
+    /** Runs {@code step} once the device has no request in flight (at once if it has none now). */
     private void whenIdle(final DeviceHandle device, final Runnable step)
     {
         if (inFlight(device) == 0)
@@ -553,7 +553,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             binding.active = false;
         }
-        // Requests already on the I/O worker finish first: the device must not touch guest memory after reset.
+        // Requests in flight finish first: neither the device nor the kernel may touch guest memory after reset.
         whenIdle(device, () ->
         {
             for (final QueueBinding binding : device.bindings)
@@ -588,9 +588,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             return false;
         }
-        for (final DeviceHandle device : offloaded)
+        for (final DeviceHandle device : async)
         {
-            if (((OffloadingDevice)device.device()).hasCompletions())
+            if (((AsyncDevice)device.device()).hasCompletions())
             {
                 return false;
             }
@@ -608,6 +608,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     @Override
     public void addWakeFds(final FdPoller poller)
     {
+        for (final DeviceHandle device : async)
+        {
+            ((AsyncDevice)device.device()).addCompletionFds(poller::add);
+        }
         for (final DeviceHandle device : polled)
         {
             if (device.state == DeviceHandle.RUNNING)

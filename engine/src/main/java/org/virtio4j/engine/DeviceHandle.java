@@ -35,7 +35,6 @@ public final class DeviceHandle
     /** Actor-owned. */
     int state = CREATED;
     /** The worker that runs its blocking requests, or null. */
-    IoWorker ioWorker;
 
     DeviceHandle(final String name, final VirtioDevice device, final DeviceActor actor, final EngineCounters counters)
     {

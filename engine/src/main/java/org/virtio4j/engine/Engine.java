@@ -15,7 +15,7 @@ import org.agrona.concurrent.CompositeAgent;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
-import org.virtio4j.devices.core.OffloadingDevice;
+import org.virtio4j.devices.core.AsyncDevice;
 import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.devices.core.VirtioDevice;
 import org.virtio4j.memory.GuestMemory;
@@ -40,7 +40,6 @@ public final class Engine implements AutoCloseable
     private final QueuePoller[] pollers;
     private final List<AgentRunner> runners = new ArrayList<>();
     private final List<ThreadWaker> wakers = new ArrayList<>();
-    private final List<IoWorker> ioWorkers = new CopyOnWriteArrayList<>();
     private final List<String> affinity = new CopyOnWriteArrayList<>();
     private final AgentInvoker invoker;
     private int nextActor;
@@ -203,27 +202,13 @@ public final class Engine implements AutoCloseable
             bindings[q] = new QueueBinding(handle, q, queues[q], memory, kicks == null ? null : kicks[q], calls == null ? null : calls[q], counters);
         }
         handle.bindings = bindings;
-        final IoWorker worker = device instanceof OffloadingDevice offloading && offloading.needsOffload()
-            ? new IoWorker("virtio4j-io-" + name, 1 << 16) : null;
-        if (worker != null)
-        {
-            handle.ioWorker = worker;
-            ioWorkers.add(worker);
-            ((OffloadingDevice)device).offload(worker, () ->
-            {
-                final ThreadWaker waker = actor.waker;
-                if (waker != null)
-                {
-                    waker.wakeIfSleeping();
-                }
-            });
-        }
+        final boolean asynchronous = device instanceof AsyncDevice async && async.asynchronous();
         actor.command(future ->
         {
             actor.attach(handle);
-            if (worker != null)
+            if (asynchronous)
             {
-                actor.addOffloaded(handle);
+                actor.addAsync(handle);
             }
             if (device instanceof PolledDevice)
             {
@@ -282,12 +267,6 @@ public final class Engine implements AutoCloseable
             if (handle.stats != null)
             {
                 handle.stats.close();
-            }
-            final IoWorker worker = handle.ioWorker;
-            if (worker != null)
-            {
-                ioWorkers.remove(worker);
-                worker.close();
             }
         });
     }
@@ -353,7 +332,6 @@ public final class Engine implements AutoCloseable
     {
         CloseHelper.closeAll(runners);
         CloseHelper.close(invoker);
-        CloseHelper.closeAll(ioWorkers);
         CloseHelper.closeAll(wakers);
         counters.close();
     }

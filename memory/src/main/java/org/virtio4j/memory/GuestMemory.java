@@ -250,6 +250,30 @@ public final class GuestMemory
     }
 
     /**
+     * The host address of a guest address, for handing guest memory straight to the kernel (io_uring, preadv).
+     * Valid while this memory stays mapped.
+     *
+     * @param address a guest address.
+     * @return its host virtual address, or 0 if no region holds it.
+     */
+    public long hostAddress(final long address)
+    {
+        final int index = regionIndexOf(address);
+        return index < 0 ? 0 : segments[index].address() + (address - bases[index]);
+    }
+
+    /**
+     * @param address a guest address.
+     * @return the bytes from it to the end of its region (host-contiguous from {@link #hostAddress}), or 0 if no
+     * region holds it.
+     */
+    public long contiguousLength(final long address)
+    {
+        final int index = regionIndexOf(address);
+        return index < 0 ? 0 : sizes[index] - (address - bases[index]);
+    }
+
+    /**
      * A view of a range that lies inside one region. Allocates the view: not for per-request use on hot paths.
      *
      * @param address the start.

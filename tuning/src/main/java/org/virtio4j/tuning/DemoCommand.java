@@ -10,7 +10,7 @@ import org.HdrHistogram.Recorder;
 import org.virtio4j.devices.blk.BlkBackend;
 import org.virtio4j.devices.blk.BlkDevice;
 import org.virtio4j.devices.blk.BlkOptions;
-import org.virtio4j.devices.blk.FileBackend;
+import org.virtio4j.devices.blk.FileDisk;
 import org.virtio4j.devices.blk.NullBackend;
 import org.virtio4j.devices.blk.RamBackend;
 import org.virtio4j.devices.core.Interrupt;
@@ -74,6 +74,12 @@ final class DemoCommand implements Callable<Integer>
 
     @Option(names = "--file", description = "The image file for --backend file (created at --size if missing).")
     Path file;
+
+    @Option(names = "--direct", description = "Open the image file O_DIRECT (no page cache).")
+    boolean direct;
+
+    @Option(names = "--aio", defaultValue = "io_uring", description = "File I/O: io_uring or threads (default: ${DEFAULT-VALUE}).")
+    String aio;
 
     @Option(names = "--size", defaultValue = "268435456", description = "Disk size in bytes (default: ${DEFAULT-VALUE}).")
     long size;
@@ -172,6 +178,7 @@ final class DemoCommand implements Callable<Integer>
         require(size >= blockSize && size % 512 == 0, "--size", size);
         require(backend.equals("ram") || backend.equals("null") || backend.equals("file"), "--backend", backend);
         require(!backend.equals("file") || file != null, "--file", "(missing for --backend file)");
+        require(aio.equals("io_uring") || aio.equals("threads"), "--aio", aio);
         IdleStrategies.create(idle);
         require(pollMaxNanos >= 0 && pollMaxNanos <= 1_000_000_000L, "--poll-max-ns", pollMaxNanos);
     }
@@ -217,7 +224,8 @@ final class DemoCommand implements Callable<Integer>
                         image.setLength(size);
                     }
                 }
-                yield new FileBackend(file, false);
+                yield new FileDisk(file, FileDisk.Options.defaults().withDirect(direct)
+                    .withAio(aio.equals("threads") ? FileDisk.Aio.THREADS : FileDisk.Aio.IO_URING));
             }
             default -> new RamBackend(size);
         };

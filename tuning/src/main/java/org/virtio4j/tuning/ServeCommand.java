@@ -12,7 +12,7 @@ import java.util.concurrent.CountDownLatch;
 import org.virtio4j.devices.blk.BlkBackend;
 import org.virtio4j.devices.blk.BlkDevice;
 import org.virtio4j.devices.blk.BlkOptions;
-import org.virtio4j.devices.blk.FileBackend;
+import org.virtio4j.devices.blk.FileDisk;
 import org.virtio4j.devices.blk.NullBackend;
 import org.virtio4j.devices.blk.RamBackend;
 import org.virtio4j.devices.core.VirtioDevice;
@@ -37,7 +37,8 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer>
 {
     @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
-        "[,backend=file|ram|null][,size=BYTES][,serial=ID]. Repeatable.")
+        "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,nowait=on|off]" +
+        "[,logical-block-size=N]. Repeatable.")
     List<String> blk = new ArrayList<>();
 
     @Option(names = "--vsock", description = "A virtio-vsock device: socket=PATH,cid=N,uds=PATH. Repeatable.")
@@ -209,7 +210,7 @@ final class ServeCommand implements Callable<Integer>
         final long size = Long.parseLong(options.getOrDefault("size", String.valueOf(1L << 30)));
         final BlkBackend backend = switch (backendKind)
         {
-            case "file" -> new FileBackend(Path.of(require(options, "path")), readOnly);
+            case "file" -> new FileDisk(Path.of(require(options, "path")), fileOptions(options, readOnly));
             case "ram" -> new RamBackend(size);
             case "null" -> new NullBackend(size);
             default -> throw new IllegalArgumentException("--blk backend=" + backendKind + " is not file, ram or null");
@@ -223,12 +224,54 @@ final class ServeCommand implements Callable<Integer>
         }
         for (final String key : options.keySet())
         {
-            if (!List.of("socket", "path", "readonly", "queues", "queue-size", "backend", "size", "serial").contains(key))
+            if (!List.of("socket", "path", "readonly", "queues", "queue-size", "backend", "size", "serial", "direct", "aio", "threads",
+                "nowait", "logical-block-size").contains(key))
             {
                 throw new IllegalArgumentException("--blk: unknown option " + key);
             }
         }
-        return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions), backend, "virtio-blk, " + backend);
+        return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions, name), backend, "virtio-blk, " + backend);
+    }
+
+    /** The file options of {@code --blk}: direct, aio, threads, nowait, logical-block-size. */
+    static FileDisk.Options fileOptions(final Map<String, String> options, final boolean readOnly)
+    {
+        final String aio = options.getOrDefault("aio", "io_uring");
+        if (!aio.equals("io_uring") && !aio.equals("threads"))
+        {
+            throw new IllegalArgumentException("--blk aio=" + aio + " is not io_uring or threads");
+        }
+        return new FileDisk.Options(readOnly, onOff(options, "direct", false),
+            aio.equals("threads") ? FileDisk.Aio.THREADS : FileDisk.Aio.IO_URING,
+            number(options, "threads", 0), onOff(options, "nowait", false), number(options, "logical-block-size", 0));
+    }
+
+    private static boolean onOff(final Map<String, String> options, final String key, final boolean otherwise)
+    {
+        final String value = options.get(key);
+        if (value == null)
+        {
+            return otherwise;
+        }
+        return switch (value)
+        {
+            case "on", "" -> true;
+            case "off" -> false;
+            default -> throw new IllegalArgumentException("--blk " + key + "=" + value + " is not on or off");
+        };
+    }
+
+    private static int number(final Map<String, String> options, final String key, final int otherwise)
+    {
+        final String value = options.get(key);
+        try
+        {
+            return value == null ? otherwise : Integer.parseInt(value);
+        }
+        catch (final NumberFormatException e)
+        {
+            throw new IllegalArgumentException("--blk " + key + "=" + value + " is not a number");
+        }
     }
 
     private static String require(final Map<String, String> options, final String key)

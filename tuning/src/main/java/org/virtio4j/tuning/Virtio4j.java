@@ -19,7 +19,15 @@ public final class Virtio4j implements Runnable
      */
     public static void main(final String[] args)
     {
-        System.exit(new CommandLine(new Virtio4j()).execute(args));
+        System.exit(new CommandLine(new Virtio4j()).setExecutionExceptionHandler(Virtio4j::oneLine).execute(args));
+    }
+
+    /** A bad option or a file that cannot be opened: one line a person can act on, not a stack trace. */
+    private static int oneLine(final Exception e, final CommandLine command, final CommandLine.ParseResult parsed)
+    {
+        final String message = e instanceof NumberFormatException ? "not a number: " + e.getMessage() : e.getMessage();
+        command.getErr().println("virtio4j " + command.getCommandName() + ": " + (message != null ? message : e.toString()));
+        return 2;
     }
 
     @Override

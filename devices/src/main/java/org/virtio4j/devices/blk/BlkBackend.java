@@ -8,17 +8,12 @@ import org.virtio4j.memory.GuestMemory;
  * Where a virtio-blk device keeps its bytes. Transfers go straight between the backend and guest memory; the
  * executor has already checked every range against {@link #capacity()} and guest memory.
  *
- * <p>Implementations that block (a file on a slow disk) are run off the poller by the engine; the RAM and null
- * backends never block. Not required to be thread-safe: one device actor uses a backend.
+ * <p>The RAM and null backends never block and run on the actor. A file is served asynchronously ({@link FileDisk}:
+ * io_uring or I/O threads, many requests in flight); {@link FileBackend} is its blocking form, for callers that
+ * may block (the in-process MMIO model, tools, tests). Not required to be thread-safe.
  */
 public interface BlkBackend extends AutoCloseable
 {
-    /** @return true if calls may block on I/O (the engine then runs them off the actor's thread). */
-    default boolean blocks()
-    {
-        return false;
-    }
-
     /** @return the size in bytes (a multiple of 512; any remainder is not exposed). */
     long capacity();
 

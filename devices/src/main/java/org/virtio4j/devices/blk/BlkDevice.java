@@ -4,14 +4,14 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntConsumer;
+import java.util.function.ToLongFunction;
 
 import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceCounters;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
-import org.virtio4j.devices.core.OffloadingDevice;
-import org.virtio4j.devices.core.RequestOffload;
-import org.virtio4j.devices.core.SpscRing;
+import org.virtio4j.devices.core.AsyncDevice;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.DescriptorChain;
@@ -36,7 +36,7 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
  *
  * <p>Not thread-safe: one actor drives a device (queues may be split across actors by the engine).
  */
-public final class BlkDevice implements OffloadingDevice, DeviceCounters
+public final class BlkDevice implements AsyncDevice, DeviceCounters
 {
     private final BlkBackend backend;
     private final BlkOptions options;
@@ -50,131 +50,72 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
     private SplitQueue[] queues;
     private Interrupt interrupt;
     private long requests;
+    private static final int DRAIN_LIMIT = 256;
 
-    // Offload of blocking backends: request slots owned by the actor while free, by the offload thread while running.
-    private RequestOffload offload;
-    private Runnable completionSignal;
-    private BlkExecutor offloadExecutor;
-    private InFlight[] slots;
-    private int[] freeSlots;
-    private int freeCount;
-    private SpscRing<InFlight> completions;
-    private long negotiatedFeatures;
+    // Asynchronous file I/O: one queue half per virtqueue, sized by the queue, kept across resets.
+    private final FileDisk disk;
+    private final String name;
+    private BlkAsyncQueue[] async;
     private boolean[] backlogged;
-    private int inFlight;
 
     /**
-     * @param backend where the bytes are; the device does not close it.
+     * @param backend where the bytes are; the device does not close it. A {@link FileDisk} is served
+     *                asynchronously (many requests in flight per queue); other backends run on the caller.
      * @param options what the device advertises.
      */
     public BlkDevice(final BlkBackend backend, final BlkOptions options)
     {
-        this.backend = backend;
-        this.options = options;
-        this.executor = new BlkExecutor(backend, options);
-        writeConfig();
+        this(backend, options, "blk");
     }
 
     /**
-     * A request executed on the offload thread. Preallocated: offloading allocates nothing per request.
+     * @param backend where the bytes are; the device does not close it.
+     * @param options what the device advertises.
+     * @param name    for I/O thread names.
      */
-    private final class InFlight implements Runnable
+    public BlkDevice(final BlkBackend backend, final BlkOptions options, final String name)
     {
-        final BlkRequest request = new BlkRequest();
-        final int index;
-        int queue;
-        int head;
-        int usedLength;
-
-        InFlight(final int index)
-        {
-            this.index = index;
-        }
-
-        @Override
-        public void run()
-        {
-            try
-            {
-                usedLength = offloadExecutor.execute(memory, request);
-            }
-            catch (final RuntimeException e)
-            {
-                // The status byte could not be written: the chain goes back with nothing written.
-                usedLength = 0;
-            }
-            finally
-            {
-                // Capacity equals the number of slots: the offer cannot fail.
-                completions.offer(this);
-                completionSignal.run();
-            }
-        }
+        this.backend = backend;
+        this.options = options;
+        this.executor = new BlkExecutor(backend, options);
+        this.disk = backend instanceof FileDisk file ? file : null;
+        this.name = name;
+        writeConfig();
     }
 
     @Override
-    public boolean needsOffload()
+    public boolean asynchronous()
     {
-        return backend.blocks();
-    }
-
-    @Override
-    public void offload(final RequestOffload offload, final Runnable completionSignal)
-    {
-        if (inFlight != 0)
-        {
-            throw new IllegalStateException("blk offload changed with " + inFlight + " requests in flight");
-        }
-        if (slots == null)
-        {
-            final int capacity = Integer.highestOneBit(options.numQueues() * options.queueSize() * 2 - 1);
-            offloadExecutor = new BlkExecutor(backend, options);
-            slots = new InFlight[capacity];
-            freeSlots = new int[capacity];
-            for (int i = 0; i < capacity; i++)
-            {
-                slots[i] = new InFlight(i);
-                freeSlots[i] = i;
-            }
-            freeCount = capacity;
-            completions = new SpscRing<>(capacity);
-            backlogged = new boolean[options.numQueues()];
-        }
-        offloadExecutor.setFeatures(negotiatedFeatures);
-        this.completionSignal = completionSignal;
-        this.offload = offload;
+        return disk != null;
     }
 
     @Override
     public int drainCompletions(final int[] completedPerQueue, final boolean takeMore) throws DeviceException
     {
-        if (completions == null)
+        final BlkAsyncQueue[] async = this.async;
+        if (async == null)
         {
             return 0;
         }
         int drained = 0;
-        InFlight done;
         try
         {
-            while ((done = completions.poll()) != null)
+            for (int q = 0; q < async.length; q++)
             {
-                inFlight--;
-                freeSlots[freeCount++] = done.index;
-                if (queues != null)
+                final BlkAsyncQueue queueIo = async[q];
+                if (queueIo == null)
                 {
-                    queues[done.queue].addUsed(memory, done.head, done.usedLength);
-                    completedPerQueue[done.queue]++;
-                    drained++;
+                    continue;
                 }
-            }
-            for (int q = 0; q < backlogged.length; q++)
-            {
+                final int completed = queueIo.drain(DRAIN_LIMIT);
+                completedPerQueue[q] += completed;
+                drained += completed;
                 if (backlogged[q] && takeMore && queues != null)
                 {
                     backlogged[q] = false;
-                    final int completed = processAvailable(queues[q]);
-                    completedPerQueue[q] += completed;
-                    drained += completed;
+                    final int more = processAvailable(queues[q]);
+                    completedPerQueue[q] += more;
+                    drained += more;
                 }
             }
         }
@@ -188,13 +129,100 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
     @Override
     public boolean hasCompletions()
     {
-        return completions != null && !completions.isEmpty();
+        final BlkAsyncQueue[] async = this.async;
+        if (async != null)
+        {
+            for (final BlkAsyncQueue queueIo : async)
+            {
+                if (queueIo != null && queueIo.hasWork())
+                {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     @Override
     public int inFlight()
     {
+        int inFlight = 0;
+        final BlkAsyncQueue[] async = this.async;
+        if (async != null)
+        {
+            for (final BlkAsyncQueue queueIo : async)
+            {
+                inFlight += queueIo == null ? 0 : queueIo.inFlight();
+            }
+        }
         return inFlight;
+    }
+
+    @Override
+    public void addCompletionFds(final IntConsumer fds)
+    {
+        final BlkAsyncQueue[] async = this.async;
+        if (async != null)
+        {
+            for (final BlkAsyncQueue queueIo : async)
+            {
+                if (queueIo != null && queueIo.inFlight() > 0)
+                {
+                    fds.accept(queueIo.prepareToSleep());
+                }
+            }
+        }
+    }
+
+    /** Makes (or keeps) each ready queue's asynchronous half, sized by the queue's size. */
+    private void openAsync(final SplitQueue[] queues) throws DeviceException
+    {
+        if (async == null)
+        {
+            async = new BlkAsyncQueue[queues.length];
+            backlogged = new boolean[queues.length];
+        }
+        for (int q = 0; q < queues.length; q++)
+        {
+            if (!queues[q].ready())
+            {
+                continue;
+            }
+            final int size = queues[q].size();
+            if (async[q] != null && async[q].capacity() != size)
+            {
+                async[q].close();
+                async[q] = null;
+            }
+            if (async[q] == null)
+            {
+                try
+                {
+                    async[q] = new BlkAsyncQueue(disk, executor, options, size, q, name);
+                }
+                catch (final java.io.IOException | RuntimeException e)
+                {
+                    throw new DeviceException("blk queue " + q + ": cannot open file I/O: " + e.getMessage(), e);
+                }
+            }
+            async[q].bind(memory, queues[q]);
+        }
+    }
+
+    /** Releases the rings or I/O threads of every queue (nothing may be in flight). */
+    public void closeAsync()
+    {
+        if (async != null)
+        {
+            for (int q = 0; q < async.length; q++)
+            {
+                if (async[q] != null)
+                {
+                    async[q].close();
+                    async[q] = null;
+                }
+            }
+        }
     }
 
     private void writeConfig()
@@ -203,13 +231,15 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
         out.set(LE_U64, BlkConfigLayout.CAPACITY, backend.capacity() >> VirtioBlk.SECTOR_SHIFT);
         out.set(LE_U32, BlkConfigLayout.SIZE_MAX, options.sizeMax());
         out.set(LE_U32, BlkConfigLayout.SEG_MAX, options.segMax());
-        out.set(LE_U32, BlkConfigLayout.BLK_SIZE, VirtioBlk.SECTOR_SIZE);
+        // The logical block size follows the file (its O_DIRECT alignment): a Linux guest then sends aligned I/O.
+        final int blockSize = disk != null ? disk.blockSize() : VirtioBlk.SECTOR_SIZE;
+        out.set(LE_U32, BlkConfigLayout.BLK_SIZE, blockSize);
         out.set(LE_U16, BlkConfigLayout.MIN_IO_SIZE, (short)1);
         out.set(LE_U32, BlkConfigLayout.OPT_IO_SIZE, 0);
         out.set(LE_U16, BlkConfigLayout.NUM_QUEUES, (short)options.numQueues());
         out.set(LE_U32, BlkConfigLayout.MAX_DISCARD_SECTORS, options.maxDiscardSectors());
         out.set(LE_U32, BlkConfigLayout.MAX_DISCARD_SEG, options.maxDiscardSegments());
-        out.set(LE_U32, BlkConfigLayout.DISCARD_SECTOR_ALIGNMENT, 1);
+        out.set(LE_U32, BlkConfigLayout.DISCARD_SECTOR_ALIGNMENT, blockSize >> VirtioBlk.SECTOR_SHIFT);
         out.set(LE_U32, BlkConfigLayout.MAX_WRITE_ZEROES_SECTORS, options.maxWriteZeroesSectors());
         out.set(LE_U32, BlkConfigLayout.MAX_WRITE_ZEROES_SEG, options.maxWriteZeroesSegments());
         config[BlkConfigLayout.WRITE_ZEROES_MAY_UNMAP] = 1;
@@ -293,11 +323,10 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
         this.memory = memory;
         this.queues = queues;
         this.interrupt = interrupt;
-        this.negotiatedFeatures = negotiatedFeatures;
         executor.setFeatures(negotiatedFeatures);
-        if (offloadExecutor != null)
+        if (disk != null)
         {
-            offloadExecutor.setFeatures(negotiatedFeatures);
+            openAsync(queues);
         }
     }
 
@@ -322,7 +351,7 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
                 queue.disableNotification(memory);
                 completed += processAvailable(queue);
             }
-            // A backlog (every offload slot busy) resumes on completions, not by looping here.
+            // A backlog (every slot in flight) resumes on completions, not by looping here.
             while (!(backlogged != null && backlogged[queueIndex]) && queue.enableNotification(memory));
             if (completed > 0 && queue.needsNotification(memory))
             {
@@ -369,45 +398,48 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
         {
             return 0;
         }
-        final boolean offloading = offload != null;
         int completed = 0;
-        while (iter.next(chain))
+        if (disk != null)
         {
-            if (offloading)
+            final int queueIndex = indexOf(queue);
+            final BlkAsyncQueue queueIo = async[queueIndex];
+            if (queueIo == null)
             {
-                final int queueIndex = indexOf(queue);
-                if (freeCount == 0)
+                // Not ready when the device was activated: nothing is taken until it is activated again.
+                iter.goToPreviousPosition();
+                return 0;
+            }
+            while (iter.next(chain))
+            {
+                final BlkSlot slot = queueIo.takeSlot(chain.headIndex());
+                if (slot == null)
                 {
-                    // Every slot is busy: leave the chain in the ring until completions free one.
+                    // Every slot is in flight: leave the chain in the ring until completions free one.
                     iter.goToPreviousPosition();
                     backlogged[queueIndex] = true;
                     break;
                 }
-                final InFlight slot = slots[freeSlots[--freeCount]];
                 requests++;
                 final BlkParseError error = parser.parse(chain, slot.request);
-                if (error == null)
+                if (error != null)
                 {
-                    slot.queue = queueIndex;
-                    slot.head = chain.headIndex();
-                    if (offload.submit(slot))
-                    {
-                        inFlight++;
-                        continue;
-                    }
-                    freeCount++;
-                    iter.goToPreviousPosition();
-                    backlogged[queueIndex] = true;
-                    break;
+                    queueIo.giveBack(slot);
+                    parseErrors[error.ordinal()]++;
+                    queue.addUsed(memory, chain.headIndex(), failUnparsed(memory, chain));
+                    completed++;
                 }
-                freeCount++;
-                parseErrors[error.ordinal()]++;
-                queue.addUsed(memory, chain.headIndex(), failUnparsed(memory, chain));
+                else if (queueIo.start(slot))
+                {
+                    completed++;
+                }
             }
-            else
-            {
-                queue.addUsed(memory, chain.headIndex(), process(memory, chain));
-            }
+            // One submission for every operation this batch prepared.
+            queueIo.submit();
+            return completed;
+        }
+        while (iter.next(chain))
+        {
+            queue.addUsed(memory, chain.headIndex(), process(memory, chain));
             completed++;
         }
         return completed;
@@ -469,15 +501,29 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
         memory = null;
         queues = null;
         interrupt = null;
+        if (async != null)
+        {
+            for (final BlkAsyncQueue queueIo : async)
+            {
+                if (queueIo != null)
+                {
+                    queueIo.unbind();
+                }
+            }
+            Arrays.fill(backlogged, false);
+        }
     }
 
+    private static final int ASYNC_COUNTERS = 12;
     private static final BlkError[] EXECUTE_ERRORS = BlkError.values();
     private static final BlkParseError[] PARSE_ERRORS = BlkParseError.values();
 
     @Override
     public List<String> counterNames()
     {
-        final List<String> names = new ArrayList<>(List.of("requests", "bytes read", "bytes written"));
+        final List<String> names = new ArrayList<>(List.of("requests", "bytes read", "bytes written", "in flight",
+            "aio fallbacks", "bounced requests", "nowait reads", "io retries", "short transfers", "io errors", "flush errors",
+            "deferred operations"));
         for (final BlkError error : EXECUTE_ERRORS)
         {
             names.add("errors: " + error.name().toLowerCase());
@@ -497,9 +543,41 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
             case 0 -> requests;
             case 1 -> bytesRead();
             case 2 -> bytesWritten();
-            default -> index - 3 < EXECUTE_ERRORS.length ? errors(EXECUTE_ERRORS[index - 3])
-                : parseErrors(PARSE_ERRORS[index - 3 - EXECUTE_ERRORS.length]);
+            case 3 -> inFlight();
+            case 4 -> disk == null ? 0 : disk.fallbacks();
+            case 5 -> asyncSum(BlkAsyncQueue::bounced);
+            case 6 -> asyncSum(BlkAsyncQueue::nowaitHits);
+            case 7 -> asyncSum(BlkAsyncQueue::retries);
+            case 8 -> asyncSum(BlkAsyncQueue::shortTransfers);
+            case 9 -> asyncSum(BlkAsyncQueue::ioErrors);
+            case 10 -> asyncSum(BlkAsyncQueue::flushErrors);
+            case 11 -> asyncSum(BlkAsyncQueue::deferrals);
+            default -> index - ASYNC_COUNTERS < EXECUTE_ERRORS.length ? errors(EXECUTE_ERRORS[index - ASYNC_COUNTERS])
+                : parseErrors(PARSE_ERRORS[index - ASYNC_COUNTERS - EXECUTE_ERRORS.length]);
         };
+    }
+
+    private long asyncSum(final ToLongFunction<BlkAsyncQueue> counter)
+    {
+        long sum = 0;
+        final BlkAsyncQueue[] async = this.async;
+        if (async != null)
+        {
+            for (final BlkAsyncQueue queueIo : async)
+            {
+                sum += queueIo == null ? 0 : counter.applyAsLong(queueIo);
+            }
+        }
+        return sum;
+    }
+
+    /**
+     * @param queue a queue index.
+     * @return "io_uring" or "threads" for a queue served asynchronously, else null.
+     */
+    public String ioKind(final int queue)
+    {
+        return async == null || async[queue] == null ? null : async[queue].ioKind();
     }
 
     /** @return the executor used on the owner's thread. */
@@ -511,13 +589,13 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
     /** @return bytes read from the backend into the guest, on any thread. */
     public long bytesRead()
     {
-        return executor.bytesRead() + (offloadExecutor == null ? 0 : offloadExecutor.bytesRead());
+        return executor.bytesRead();
     }
 
     /** @return bytes written from the guest to the backend, on any thread. */
     public long bytesWritten()
     {
-        return executor.bytesWritten() + (offloadExecutor == null ? 0 : offloadExecutor.bytesWritten());
+        return executor.bytesWritten();
     }
 
     /**
@@ -526,7 +604,7 @@ public final class BlkDevice implements OffloadingDevice, DeviceCounters
      */
     public long errors(final BlkError error)
     {
-        return executor.errors(error) + (offloadExecutor == null ? 0 : offloadExecutor.errors(error));
+        return executor.errors(error);
     }
 
     /** @return requests seen. */

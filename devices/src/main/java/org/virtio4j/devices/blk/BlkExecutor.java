@@ -98,20 +98,98 @@ public final class BlkExecutor
                 dataWritten = 0;
             }
         }
-        final int status;
+        memory.putU8(request.statusAddr(), status(error));
+        return (int)(dataWritten + 1);
+    }
+
+    /**
+     * Counts a failure and maps it to the status byte (OK for none).
+     *
+     * @param error the failure of the request just checked or executed, or null.
+     * @return its status.
+     */
+    int status(final BlkError error)
+    {
         if (error == null)
         {
-            status = VirtioBlk.S_OK;
+            return VirtioBlk.S_OK;
+        }
+        errors[error.ordinal()]++;
+        // Too many segments is UNSUPP (virtio 1.2 section 5.2.6.2); too many sectors is IOERR.
+        return error == BlkError.UNSUPPORTED || error == BlkError.BAD_FLAGS ||
+            (error == BlkError.LIMIT_EXCEEDED && segmentLimitHit) ? VirtioBlk.S_UNSUPP : VirtioBlk.S_IOERR;
+    }
+
+    /**
+     * Every check an IN or OUT request passes before any byte moves (for executors that move the bytes
+     * themselves): read-only, length, range, segment limits, buffers in guest memory and of the right direction.
+     *
+     * @param memory  the guest's memory.
+     * @param request the request.
+     * @return null if it may run, else why not (pass it to {@link #status}).
+     */
+    BlkError checkTransfer(final GuestMemory memory, final BlkRequest request)
+    {
+        segmentLimitHit = false;
+        final boolean toGuest = request.type() == VirtioBlk.T_IN;
+        if (!toGuest && options.readOnly())
+        {
+            return BlkError.READ_ONLY;
+        }
+        return checkBuffers(memory, request, toGuest);
+    }
+
+    /**
+     * Every check a DISCARD or WRITE_ZEROES request passes before any range is changed: feature, read-only,
+     * segment layout, flags, limits and ranges. The caller reads the segments again and re-checks each with
+     * {@link #checkSegment} (the guest may change them meanwhile).
+     *
+     * @param memory  the guest's memory.
+     * @param request the request.
+     * @return null if it may run, else why not.
+     */
+    BlkError checkSegments(final GuestMemory memory, final BlkRequest request)
+    {
+        segmentLimitHit = false;
+        return options.readOnly() ? BlkError.READ_ONLY : validateSegments(memory, request);
+    }
+
+    /**
+     * @param discard true for DISCARD, false for WRITE_ZEROES.
+     * @param sector  the first sector.
+     * @param sectors the sector count.
+     * @param flags   the segment's flags.
+     * @return true if the segment is still within every limit.
+     */
+    boolean checkSegment(final boolean discard, final long sector, final long sectors, final int flags)
+    {
+        final long maxSectors = Integer.toUnsignedLong(discard ? options.maxDiscardSectors() : options.maxWriteZeroesSectors());
+        final int allowedFlags = discard ? 0 : VirtioBlk.WRITE_ZEROES_FLAG_UNMAP;
+        return (flags & ~allowedFlags) == 0 && sectors <= maxSectors && checkRange(sector, sectors) == null;
+    }
+
+    /** @return true if FLUSH was negotiated (otherwise writes must be durable before they complete). */
+    boolean flushNegotiated()
+    {
+        return negotiated(VirtioBlk.F_FLUSH);
+    }
+
+    /**
+     * Counts bytes moved by an asynchronous executor.
+     *
+     * @param toGuest true for a read.
+     * @param bytes   the bytes.
+     */
+    void countTransferred(final boolean toGuest, final long bytes)
+    {
+        if (toGuest)
+        {
+            bytesRead += bytes;
         }
         else
         {
-            errors[error.ordinal()]++;
-            // Too many segments is UNSUPP (virtio 1.2 section 5.2.6.2); too many sectors is IOERR.
-            status = error == BlkError.UNSUPPORTED || error == BlkError.BAD_FLAGS ||
-                (error == BlkError.LIMIT_EXCEEDED && segmentLimitHit) ? VirtioBlk.S_UNSUPP : VirtioBlk.S_IOERR;
+            bytesWritten += bytes;
         }
-        memory.putU8(request.statusAddr(), status);
-        return (int)(dataWritten + 1);
     }
 
     private boolean negotiated(final int feature)
@@ -120,6 +198,42 @@ public final class BlkExecutor
     }
 
     private BlkError transfer(final GuestMemory memory, final BlkRequest request, final boolean toGuest)
+    {
+        final BlkError invalid = checkBuffers(memory, request, toGuest);
+        if (invalid != null)
+        {
+            return invalid;
+        }
+        final long total = request.totalDataLen();
+        final int count = request.dataCount();
+        long offset = request.sector() << VirtioBlk.SECTOR_SHIFT;
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                final int length = request.dataLen(i);
+                if (toGuest)
+                {
+                    backend.read(offset, memory, request.dataAddr(i), length);
+                }
+                else
+                {
+                    backend.write(offset, memory, request.dataAddr(i), length);
+                }
+                offset += Integer.toUnsignedLong(length);
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            // GuestMemoryException cannot happen (ranges checked above); a channel opened read-only throws
+            // NonWritableChannelException: every backend failure is IOERR, never an escaped exception.
+            return BlkError.BACKEND_IO;
+        }
+        countTransferred(toGuest, total);
+        return null;
+    }
+
+    private BlkError checkBuffers(final GuestMemory memory, final BlkRequest request, final boolean toGuest)
     {
         final long total = request.totalDataLen();
         if (total % VirtioBlk.SECTOR_SIZE != 0 || total > U32_MAX)
@@ -148,37 +262,6 @@ public final class BlkExecutor
             {
                 return BlkError.BAD_BUFFER;
             }
-        }
-        long offset = request.sector() << VirtioBlk.SECTOR_SHIFT;
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                final int length = request.dataLen(i);
-                if (toGuest)
-                {
-                    backend.read(offset, memory, request.dataAddr(i), length);
-                }
-                else
-                {
-                    backend.write(offset, memory, request.dataAddr(i), length);
-                }
-                offset += Integer.toUnsignedLong(length);
-            }
-        }
-        catch (final IOException | RuntimeException e)
-        {
-            // GuestMemoryException cannot happen (ranges checked above); a channel opened read-only throws
-            // NonWritableChannelException: every backend failure is IOERR, never an escaped exception.
-            return BlkError.BACKEND_IO;
-        }
-        if (toGuest)
-        {
-            bytesRead += total;
-        }
-        else
-        {
-            bytesWritten += total;
         }
         return null;
     }
@@ -245,6 +328,51 @@ public final class BlkExecutor
 
     private BlkError segments(final GuestMemory memory, final BlkRequest request)
     {
+        final BlkError invalid = validateSegments(memory, request);
+        if (invalid != null)
+        {
+            return invalid;
+        }
+        final boolean discard = request.type() == VirtioBlk.T_DISCARD;
+        // Second pass: apply. The guest may have changed the segments meanwhile; they are checked again as read.
+        try
+        {
+            for (int i = 0; i < request.dataCount(); i++)
+            {
+                final long length = Integer.toUnsignedLong(request.dataLen(i));
+                for (long done = 0; done < length; done += VirtioBlk.SEGMENT_SIZE)
+                {
+                    final long at = request.dataAddr(i) + done;
+                    final long sector = memory.getU64(at);
+                    final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
+                    final int flags = memory.getU32(at + 12);
+                    if (!checkSegment(discard, sector, sectors, flags))
+                    {
+                        return BlkError.OUT_OF_RANGE;
+                    }
+                    final long offset = sector << VirtioBlk.SECTOR_SHIFT;
+                    final long bytes = sectors << VirtioBlk.SECTOR_SHIFT;
+                    if (discard)
+                    {
+                        backend.discard(offset, bytes);
+                    }
+                    else
+                    {
+                        backend.writeZeroes(offset, bytes, (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0);
+                    }
+                }
+            }
+        }
+        catch (final IOException | RuntimeException e)
+        {
+            // A backend that cannot write (a read-only channel) or a guest that changed the segments meanwhile.
+            return BlkError.BACKEND_IO;
+        }
+        return null;
+    }
+
+    private BlkError validateSegments(final GuestMemory memory, final BlkRequest request)
+    {
         final boolean discard = request.type() == VirtioBlk.T_DISCARD;
         if (!negotiated(discard ? VirtioBlk.F_DISCARD : VirtioBlk.F_WRITE_ZEROES))
         {
@@ -292,40 +420,6 @@ public final class BlkExecutor
                     return range;
                 }
             }
-        }
-        // Second pass: apply. The guest may have changed the segments meanwhile; they are checked again as read.
-        try
-        {
-            for (int i = 0; i < request.dataCount(); i++)
-            {
-                final long length = Integer.toUnsignedLong(request.dataLen(i));
-                for (long done = 0; done < length; done += VirtioBlk.SEGMENT_SIZE)
-                {
-                    final long at = request.dataAddr(i) + done;
-                    final long sector = memory.getU64(at);
-                    final long sectors = Integer.toUnsignedLong(memory.getU32(at + 8));
-                    final int flags = memory.getU32(at + 12);
-                    if ((flags & ~allowedFlags) != 0 || sectors > maxSectors || checkRange(sector, sectors) != null)
-                    {
-                        return BlkError.OUT_OF_RANGE;
-                    }
-                    final long offset = sector << VirtioBlk.SECTOR_SHIFT;
-                    final long bytes = sectors << VirtioBlk.SECTOR_SHIFT;
-                    if (discard)
-                    {
-                        backend.discard(offset, bytes);
-                    }
-                    else
-                    {
-                        backend.writeZeroes(offset, bytes, (flags & VirtioBlk.WRITE_ZEROES_FLAG_UNMAP) != 0);
-                    }
-                }
-            }
-        }
-        catch (final IOException | RuntimeException e)
-        {
-            // A backend that cannot write (a read-only channel) or a guest that changed the segments meanwhile.
-            return BlkError.BACKEND_IO;
         }
         return null;
     }

@@ -15,7 +15,8 @@ import org.virtio4j.memory.linux.Linux;
  * guest memory. FLUSH forces data and metadata to disk. DISCARD and unmapping WRITE_ZEROES punch holes where the
  * file system can (the file keeps its size); elsewhere zeros are written.
  *
- * <p>Blocks on disk I/O: the engine runs it off the poller.
+ * <p>Blocks on disk I/O: for callers that may block (the in-process MMIO model, tools, tests). Engine threads serve
+ * files through {@link FileDisk} instead.
  */
 public final class FileBackend implements BlkBackend
 {
@@ -46,12 +47,6 @@ public final class FileBackend implements BlkBackend
             channel.close();
             throw e;
         }
-    }
-
-    @Override
-    public boolean blocks()
-    {
-        return true;
     }
 
     @Override

@@ -6,7 +6,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -22,9 +21,9 @@ public final class FileIo implements AutoCloseable
 {
     private static final Linker LINKER = Linker.nativeLinker();
     private static final MethodHandle PREADV2 = downcall("preadv2",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle PWRITEV2 = downcall("pwritev2",
-        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FDATASYNC = downcall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE = downcall("fallocate",
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -47,13 +46,13 @@ public final class FileIo implements AutoCloseable
 
     /**
      * @param fd     the file.
-     * @param iovecs a native array of {@code count} iovecs.
+     * @param iovecs the address of a native array of {@code count} iovecs (the pointer passed as a long).
      * @param count  how many.
      * @param offset the file offset.
      * @param flags  {@code RWF_*} (0, or {@link IoUringLayout#RWF_NOWAIT} to fail with EAGAIN rather than block).
      * @return bytes read (0 at end of file), or {@code -errno}.
      */
-    public long preadv2(final int fd, final MemorySegment iovecs, final int count, final long offset, final int flags)
+    public long preadv2(final int fd, final long iovecs, final int count, final long offset, final int flags)
     {
         try
         {
@@ -67,13 +66,13 @@ public final class FileIo implements AutoCloseable
 
     /**
      * @param fd     the file.
-     * @param iovecs a native array of {@code count} iovecs.
+     * @param iovecs the address of a native array of {@code count} iovecs (the pointer passed as a long).
      * @param count  how many.
      * @param offset the file offset.
      * @param flags  {@code RWF_*} ({@link IoUringLayout#RWF_DSYNC} for a durable write).
      * @return bytes written, or {@code -errno}.
      */
-    public long pwritev2(final int fd, final MemorySegment iovecs, final int count, final long offset, final int flags)
+    public long pwritev2(final int fd, final long iovecs, final int count, final long offset, final int flags)
     {
         try
         {

@@ -238,7 +238,9 @@ final class VhostUserBackend
                 expect(request, size, VhostUserMessage.VRING_STATE_SIZE, fds, 0);
                 final Vring vring = vring(payload.get(LE_U32, 0));
                 final int num = payload.get(LE_U32, 4);
-                final int max = device.queueMaxSizes()[payload.get(LE_U32, 0)];
+                // The front-end chooses the size (QEMU's queue-size=, up to 1024; the spec allows 32768): in-flight
+                // state is sized by it when the device activates.
+                final int max = SplitQueue.MAX_QUEUE_SIZE;
                 if (num <= 0 || num > max || Integer.bitCount(num) != 1)
                 {
                     throw new VhostUserException("SET_VRING_NUM num=" + num + " must be a power of two up to " + max, false);
@@ -501,7 +503,6 @@ final class VhostUserBackend
         {
             return;
         }
-        final int[] maxSizes = device.queueMaxSizes();
         final SplitQueue[] queues = new SplitQueue[vrings.length];
         final EventFd[] kicks = new EventFd[vrings.length];
         final EventFd[] calls = new EventFd[vrings.length];
@@ -509,7 +510,7 @@ final class VhostUserBackend
         for (int i = 0; i < vrings.length; i++)
         {
             final Vring vring = vrings[i];
-            final SplitQueue queue = new SplitQueue(maxSizes[i]);
+            final SplitQueue queue = new SplitQueue(SplitQueue.MAX_QUEUE_SIZE);
             queues[i] = queue;
             if (!ready(vring))
             {
