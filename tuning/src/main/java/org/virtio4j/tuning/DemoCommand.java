@@ -66,6 +66,9 @@ final class DemoCommand implements Callable<Integer>
         description = "Longest adaptive poll window after the last request, in ns (default: ${DEFAULT-VALUE}).")
     long pollMaxNanos;
 
+    @Option(names = "--verify", description = "Each request slot writes a pattern, reads it back and checks it byte for byte.")
+    boolean verify;
+
     @Option(names = "--wait", description = "The guest sleeps on its call eventfd for every completion (interrupt-driven, like Linux) instead of polling the used ring.")
     boolean waitForCalls;
 
@@ -154,7 +157,7 @@ final class DemoCommand implements Callable<Integer>
                 engine.affinity().forEach(line -> System.out.println("affinity: " + line));
                 System.out.println("counters: " + (engine.countersFile() != null ? engine.countersFile().path() : "in memory"));
                 final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, disk.capacity(),
-                    queues * queueStride, recorder).waitForCalls(waitForCalls);
+                    queues * queueStride, recorder).waitForCalls(waitForCalls).verify(verify);
                 new FioJob(blockSize, durationSeconds, hgrm).run(guest, recorder);
                 handle.stop().join();
                 for (int q = 0; q < queues; q++)

@@ -6,6 +6,7 @@ import org.HdrHistogram.Recorder;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.EventFd;
 import org.virtio4j.memory.linux.FdPoller;
+import org.virtio4j.virtio.DescriptorLayout;
 import org.virtio4j.virtio.VirtioBlk;
 import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
@@ -36,9 +37,17 @@ public final class DemoGuest implements Runnable
     private final Recorder recorder;
     private final SplittableRandom random = new SplittableRandom(42);
     private final int[][] slotOfHead;
+    private final int[][] dataDescOfSlot;
+    private final boolean[][] dataWritable;
     private final long[][] submitNanos;
     private final FdPoller callPoller;
     private boolean waitForCalls;
+    private boolean verify;
+    private boolean[][] verifyReading;
+    private long[][] verifyBlock;
+    private long[][] verifyGeneration;
+    private long verifyErrors;
+    private long verified;
     private volatile boolean running = true;
     private long completed;
     private long failed;
@@ -70,6 +79,8 @@ public final class DemoGuest implements Runnable
         this.dataBase = dataBase;
         this.recorder = recorder;
         slotOfHead = new int[queues.length][];
+        dataDescOfSlot = new int[queues.length][iodepth];
+        dataWritable = new boolean[queues.length][iodepth];
         submitNanos = new long[queues.length][];
         callPoller = new FdPoller(queues.length);
     }
@@ -85,6 +96,32 @@ public final class DemoGuest implements Runnable
     {
         waitForCalls = wait;
         return this;
+    }
+
+    /**
+     * Makes every request slot write a pattern to a block of its own, read it back into a cleared buffer and
+     * check it byte for byte, over and over (fio's verify): slots never share a block, and each write carries a
+     * new generation, so a lost, stale or misplaced write is caught.
+     *
+     * @param on true to verify.
+     * @return this.
+     */
+    public DemoGuest verify(final boolean on)
+    {
+        verify = on;
+        return this;
+    }
+
+    /** @return blocks read back and checked (verify mode). */
+    public long verified()
+    {
+        return verified;
+    }
+
+    /** @return blocks that read back different from what was written (verify mode). */
+    public long verifyErrors()
+    {
+        return verifyErrors;
     }
 
     /**
@@ -105,6 +142,9 @@ public final class DemoGuest implements Runnable
     @Override
     public void run()
     {
+        verifyReading = new boolean[queues.length][iodepth];
+        verifyBlock = new long[queues.length][iodepth];
+        verifyGeneration = new long[queues.length][iodepth];
         for (int q = 0; q < queues.length; q++)
         {
             slotOfHead[q] = new int[queues[q].size()];
@@ -117,6 +157,8 @@ public final class DemoGuest implements Runnable
                     new DriverBuffer(base + 4096, blockSize, true),
                     DriverBuffer.writable(base + VirtioBlk.HEADER_SIZE, 1));
                 slotOfHead[q][head] = slot;
+                dataDescOfSlot[q][slot] = memory.getU16(queues[q].descTable() + (long)head * DescriptorLayout.SIZE + DescriptorLayout.NEXT_OFFSET);
+                dataWritable[q][slot] = true;
                 submit(q, head, System.nanoTime());
             }
             publishAndKick(q, iodepth);
@@ -156,6 +198,10 @@ public final class DemoGuest implements Runnable
             if (status == VirtioBlk.S_OK)
             {
                 completed++;
+                if (verify && verifyReading[q][slotOfHead[q][head]])
+                {
+                    check(q, slotOfHead[q][head]);
+                }
             }
             else
             {
@@ -173,14 +219,86 @@ public final class DemoGuest implements Runnable
 
     private void submit(final int q, final int head, final long now)
     {
-        final long base = slotAddress(q, slotOfHead[q][head]);
-        final boolean read = readPercent == 100 || readPercent > 0 && random.nextInt(100) < readPercent;
-        memory.putU32(base, read ? VirtioBlk.T_IN : VirtioBlk.T_OUT);
-        memory.putU64(base + 8, random.nextLong(sectors / (blockSize / VirtioBlk.SECTOR_SIZE)) * (blockSize / VirtioBlk.SECTOR_SIZE));
+        final int slot = slotOfHead[q][head];
+        final long base = slotAddress(q, slot);
+        final long blocks = sectors / (blockSize / VirtioBlk.SECTOR_SIZE);
+        if (verify)
+        {
+            submitVerify(q, slot, base, blocks);
+        }
+        else
+        {
+            final boolean read = readPercent == 100 || readPercent > 0 && random.nextInt(100) < readPercent;
+            memory.putU32(base, read ? VirtioBlk.T_IN : VirtioBlk.T_OUT);
+            memory.putU64(base + 8, random.nextLong(blocks) * (blockSize / VirtioBlk.SECTOR_SIZE));
+        }
+        direction(q, slot, memory.getU32(base) == VirtioBlk.T_IN);
         submitNanos[q][head] = now;
         queues[q].stageAvailable(0, head);
         // Staged one at a time at the current avail.idx, then published below.
         queues[q].publish(1);
+    }
+
+    /**
+     * Makes the data descriptor device-writable for a read and device-readable for a write (a device may take
+     * only readable descriptors as the data of a write, as qemu-storage-daemon does).
+     */
+    private void direction(final int q, final int slot, final boolean read)
+    {
+        if (dataWritable[q][slot] != read)
+        {
+            dataWritable[q][slot] = read;
+            final long desc = queues[q].descTable() + (long)dataDescOfSlot[q][slot] * DescriptorLayout.SIZE;
+            final int flags = DescriptorLayout.F_NEXT | (read ? DescriptorLayout.F_WRITE : 0);
+            memory.putU16(desc + DescriptorLayout.FLAGS_OFFSET, flags);
+        }
+    }
+
+    /** Verify mode: after a write, read the block back; after a read, write a new generation to a new block. */
+    private void submitVerify(final int q, final int slot, final long base, final long blocks)
+    {
+        final long data = base + 4096;
+        if (verifyReading[q][slot] || verifyGeneration[q][slot] == 0)
+        {
+            // The slot's blocks: those whose number is the slot's own, modulo every slot of every queue.
+            final long slots = (long)queues.length * iodepth;
+            final long own = (long)q * iodepth + slot;
+            final long block = own + random.nextLong(Math.max(1, blocks / slots)) * slots;
+            verifyBlock[q][slot] = block;
+            verifyGeneration[q][slot]++;
+            verifyReading[q][slot] = false;
+            for (int i = 0; i < blockSize; i += 8)
+            {
+                memory.putU64(data + i, pattern(block, verifyGeneration[q][slot], i));
+            }
+            memory.putU32(base, VirtioBlk.T_OUT);
+        }
+        else
+        {
+            verifyReading[q][slot] = true;
+            memory.fill(data, blockSize, (byte)0);
+            memory.putU32(base, VirtioBlk.T_IN);
+        }
+        memory.putU64(base + 8, verifyBlock[q][slot] * (blockSize / VirtioBlk.SECTOR_SIZE));
+    }
+
+    private static long pattern(final long block, final long generation, final int offset)
+    {
+        return (block * 0x9E37_79B9_7F4A_7C15L) ^ (generation << 40) ^ offset;
+    }
+
+    private void check(final int q, final int slot)
+    {
+        final long data = slotAddress(q, slot) + 4096;
+        for (int i = 0; i < blockSize; i += 8)
+        {
+            if (memory.getU64(data + i) != pattern(verifyBlock[q][slot], verifyGeneration[q][slot], i))
+            {
+                verifyErrors++;
+                return;
+            }
+        }
+        verified++;
     }
 
     private void publishAndKick(final int q, final int count)

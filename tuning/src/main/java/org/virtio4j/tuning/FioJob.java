@@ -19,6 +19,7 @@ public final class FioJob
     private final int blockSize;
     private final int durationSeconds;
     private final Path hgrm;
+    private int warmupSeconds;
 
     /**
      * @param blockSize       bytes per request (for MB/s).
@@ -30,6 +31,16 @@ public final class FioJob
         this.blockSize = blockSize;
         this.durationSeconds = durationSeconds;
         this.hgrm = hgrm;
+    }
+
+    /**
+     * @param seconds how long the guest runs before measuring starts (its results are dropped).
+     * @return this.
+     */
+    public FioJob warmup(final int seconds)
+    {
+        warmupSeconds = seconds;
+        return this;
     }
 
     /**
@@ -47,6 +58,12 @@ public final class FioJob
         final Thread guestThread = new Thread(guest, "virtio4j-guest");
         guestThread.start();
         Histogram interval = null;
+        if (warmupSeconds > 0)
+        {
+            Thread.sleep(warmupSeconds * 1000L);
+            interval = recorder.getIntervalHistogram(interval);
+            System.out.printf(Locale.ROOT, "[warm] %,d requests in %d s (not counted)%n", interval.getTotalCount(), warmupSeconds);
+        }
         final long start = System.nanoTime();
         for (int second = 1; second <= durationSeconds; second++)
         {
@@ -78,6 +95,14 @@ public final class FioJob
         }
         System.out.printf(Locale.ROOT, "  max     %10.2f%n", total.getMaxValue() / 1000.0);
         System.out.printf(Locale.ROOT, "  mean    %10.2f%n", total.getMean() / 1000.0);
+        if (guest.verified() + guest.verifyErrors() > 0)
+        {
+            System.out.printf(Locale.ROOT, "verify: %,d blocks read back and checked, %d differed%n", guest.verified(), guest.verifyErrors());
+        }
+        // One line for scripts.
+        System.out.printf(Locale.ROOT, "result: iops=%.0f p50_us=%.2f p99_us=%.2f p999_us=%.2f failed=%d verify_errors=%d%n",
+            count / seconds, total.getValueAtPercentile(50) / 1000.0, total.getValueAtPercentile(99) / 1000.0,
+            total.getValueAtPercentile(99.9) / 1000.0, guest.failed(), guest.verifyErrors());
         if (hgrm != null)
         {
             try (PrintStream out = new PrintStream(new FileOutputStream(hgrm.toFile())))

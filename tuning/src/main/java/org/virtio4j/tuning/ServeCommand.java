@@ -37,7 +37,7 @@ import picocli.CommandLine.Option;
 final class ServeCommand implements Callable<Integer>
 {
     @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
-        "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,nowait=on|off]" +
+        "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,sync=auto|nowait|off]" +
         "[,logical-block-size=N]. Repeatable.")
     List<String> blk = new ArrayList<>();
 
@@ -225,7 +225,7 @@ final class ServeCommand implements Callable<Integer>
         for (final String key : options.keySet())
         {
             if (!List.of("socket", "path", "readonly", "queues", "queue-size", "backend", "size", "serial", "direct", "aio", "threads",
-                "nowait", "logical-block-size").contains(key))
+                "sync", "logical-block-size").contains(key))
             {
                 throw new IllegalArgumentException("--blk: unknown option " + key);
             }
@@ -233,7 +233,7 @@ final class ServeCommand implements Callable<Integer>
         return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions, name), backend, "virtio-blk, " + backend);
     }
 
-    /** The file options of {@code --blk}: direct, aio, threads, nowait, logical-block-size. */
+    /** The file options of {@code --blk}: direct, aio, threads, sync, logical-block-size. */
     static FileDisk.Options fileOptions(final Map<String, String> options, final boolean readOnly)
     {
         final String aio = options.getOrDefault("aio", "io_uring");
@@ -243,7 +243,18 @@ final class ServeCommand implements Callable<Integer>
         }
         return new FileDisk.Options(readOnly, onOff(options, "direct", false),
             aio.equals("threads") ? FileDisk.Aio.THREADS : FileDisk.Aio.IO_URING,
-            number(options, "threads", 0), onOff(options, "nowait", false), number(options, "logical-block-size", 0));
+            number(options, "threads", 0), sync(options.getOrDefault("sync", "auto")), number(options, "logical-block-size", 0));
+    }
+
+    private static FileDisk.Sync sync(final String value)
+    {
+        return switch (value)
+        {
+            case "auto" -> FileDisk.Sync.AUTO;
+            case "nowait" -> FileDisk.Sync.NOWAIT;
+            case "off" -> FileDisk.Sync.OFF;
+            default -> throw new IllegalArgumentException("--blk sync=" + value + " is not auto, nowait or off");
+        };
     }
 
     private static boolean onOff(final Map<String, String> options, final String key, final boolean otherwise)

@@ -70,6 +70,12 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
     @Option(names = "--wait", description = "Interrupt-driven guest: sleep on the call eventfd whenever the used ring is empty (as Linux does).")
     boolean waitForCalls;
 
+    @Option(names = "--verify", description = "Write a pattern per request slot, read it back and check it byte for byte (implies writes and reads).")
+    boolean verify;
+
+    @Option(names = "--warmup", defaultValue = "0", description = "Seconds to run before measuring (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--hgrm", description = "Write the latency distribution (.hgrm, microseconds) here.")
     Path hgrm;
 
@@ -143,8 +149,9 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
             final Recorder recorder = new Recorder(3);
             final int readPercent = rw.equals("randread") ? 100 : rw.equals("randwrite") ? 0 : 70;
             final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, capacity,
-                queues * QUEUE_STRIDE, recorder).waitForCalls(waitForCalls);
-            new FioJob(blockSize, duration, hgrm).run(guest, recorder);
+                queues * QUEUE_STRIDE, recorder).waitForCalls(waitForCalls).verify(verify);
+            new FioJob(blockSize, duration, hgrm).warmup(warmup).run(guest, recorder);
+            guestFailed = guest.failed() > 0 || guest.verifyErrors() > 0;
             for (int q = 0; q < queues; q++)
             {
                 vmm.send(VhostUserRequest.GET_VRING_BASE, 0, state(q, 0));
@@ -153,8 +160,10 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
                 calls[q].close();
             }
         }
-        return 0;
+        return verify && guestFailed ? 1 : 0;
     }
+
+    private boolean guestFailed;
 
     private static void ack(final VhostUserFrontEnd vmm, final long protocol, final int request, final byte[] payload, final int... fds)
         throws Exception

@@ -42,6 +42,7 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
     private final int fd;
     private final boolean direct;
     private final boolean nowaitReads;
+    private final boolean syncIoAll;
     private final long blockMask;
     private final long memoryMask;
     private final Arena arena = Arena.ofShared();
@@ -89,10 +90,11 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         io = disk.openIo(Math.min(32768, Math.max(queueSize, Math.max(64, 2 * maxSegments))), name + "-q" + queueIndex);
         fd = disk.fd();
         direct = disk.direct();
-        nowaitReads = disk.options().nowaitReads() && !direct;
+        nowaitReads = disk.nowaitReads();
+        syncIoAll = disk.syncReadsAndWrites();
         blockMask = disk.blockSize() - 1L;
         memoryMask = disk.memoryAlignment() - 1L;
-        syncIo = nowaitReads ? new FileIo() : null;
+        syncIo = nowaitReads || syncIoAll ? new FileIo() : null;
         bounce = direct ? new BlkBounce(BOUNCE_BUFFERS, Math.max(BOUNCE_BYTES, disk.blockSize()), disk.memoryAlignment()) : null;
         slots = new BlkSlot[queueSize];
         free = new int[queueSize];
@@ -355,6 +357,15 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         {
             buildWindow(slot);
             final long offset = (request.sector() << VirtioBlk.SECTOR_SHIFT) + slot.done;
+            if (syncIoAll)
+            {
+                // A memory file system never waits for a device: the copy is done right here.
+                final long got = read ? syncIo.preadv2(fd, slot.iovecs, slot.iovCount, offset, 0)
+                    : syncIo.pwritev2(fd, slot.iovecs, slot.iovCount, offset, executor.flushNegotiated() ? 0 : IoUringLayout.RWF_DSYNC);
+                nowaitHits++;
+                onTransfer(slot, (int)Math.max(Integer.MIN_VALUE, got));
+                return;
+            }
             if (read && nowaitReads)
             {
                 // A read the page cache holds is cheapest done right here; EAGAIN means it would block: use the ring.

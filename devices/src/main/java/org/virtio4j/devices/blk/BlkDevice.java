@@ -522,7 +522,7 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
     public List<String> counterNames()
     {
         final List<String> names = new ArrayList<>(List.of("requests", "bytes read", "bytes written", "in flight",
-            "aio fallbacks", "bounced requests", "nowait reads", "io retries", "short transfers", "io errors", "flush errors",
+            "aio fallbacks", "bounced requests", "sync transfers", "io retries", "short transfers", "io errors", "flush errors",
             "deferred operations"));
         for (final BlkError error : EXECUTE_ERRORS)
         {

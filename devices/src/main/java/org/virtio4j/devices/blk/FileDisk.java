@@ -37,6 +37,20 @@ public final class FileDisk implements BlkBackend
         THREADS
     }
 
+    /**
+     * When a buffered request is done synchronously on the actor instead of through the ring (never with O_DIRECT).
+     * A read the page cache holds costs less done at once than through io_uring's asynchronous path.
+     */
+    public enum Sync
+    {
+        /** On a memory file system (tmpfs, ramfs: nothing waits for a device) reads and writes; elsewhere none. */
+        AUTO,
+        /** As AUTO, and elsewhere reads with RWF_NOWAIT (the page cache or EAGAIN, then the ring). */
+        NOWAIT,
+        /** Never: everything through the ring. */
+        OFF
+    }
+
     /** Makes the io_uring of one queue; a seam so tests can make the kernel refuse. */
     @FunctionalInterface
     public interface RingFactory
@@ -56,12 +70,12 @@ public final class FileDisk implements BlkBackend
      * @param direct       O_DIRECT (no page cache).
      * @param aio          io_uring or threads.
      * @param threads      I/O threads per queue for the thread pool (0: sized for the queue).
-     * @param nowaitReads  serve buffered reads that hit the page cache synchronously (preadv2 RWF_NOWAIT) before
-     *                     using the ring.
+     * @param sync         serve buffered requests that cannot block synchronously on the actor, before the ring:
+     *                     {@link Sync}.
      * @param blockSize    the logical block size to advertise (0: the file's O_DIRECT alignment, else 512); with
      *                     O_DIRECT, at least the file's alignment.
      */
-    public record Options(boolean readOnly, boolean direct, Aio aio, int threads, boolean nowaitReads, int blockSize)
+    public record Options(boolean readOnly, boolean direct, Aio aio, int threads, Sync sync, int blockSize)
     {
         /** Checks the fields. */
         public Options
@@ -79,7 +93,7 @@ public final class FileDisk implements BlkBackend
         /** @return buffered, io_uring, no synchronous fast path. */
         public static Options defaults()
         {
-            return new Options(false, false, Aio.IO_URING, 0, false, 0);
+            return new Options(false, false, Aio.IO_URING, 0, Sync.AUTO, 0);
         }
 
         /**
@@ -88,7 +102,7 @@ public final class FileDisk implements BlkBackend
          */
         public Options withDirect(final boolean on)
         {
-            return new Options(readOnly, on, aio, threads, nowaitReads, blockSize);
+            return new Options(readOnly, on, aio, threads, sync, blockSize);
         }
 
         /**
@@ -97,7 +111,7 @@ public final class FileDisk implements BlkBackend
          */
         public Options withAio(final Aio how)
         {
-            return new Options(readOnly, direct, how, threads, nowaitReads, blockSize);
+            return new Options(readOnly, direct, how, threads, sync, blockSize);
         }
 
         /**
@@ -106,7 +120,16 @@ public final class FileDisk implements BlkBackend
          */
         public Options withBlockSize(final int bytes)
         {
-            return new Options(readOnly, direct, aio, threads, nowaitReads, bytes);
+            return new Options(readOnly, direct, aio, threads, sync, bytes);
+        }
+
+        /**
+         * @param how when requests are served synchronously.
+         * @return these options with that.
+         */
+        public Options withSync(final Sync how)
+        {
+            return new Options(readOnly, direct, aio, threads, how, blockSize);
         }
     }
 
@@ -117,6 +140,7 @@ public final class FileDisk implements BlkBackend
     private final int memoryAlignment;
     private final int blockSize;
     private final RingFactory rings;
+    private final boolean memoryFileSystem;
     private final List<BlkIo> opened = new ArrayList<>();
     private volatile String ioKind;
     private volatile String fallbackReason;
@@ -174,6 +198,8 @@ public final class FileDisk implements BlkBackend
                 blockSize = Math.max(512, options.blockSize());
             }
             capacity = Linux.fileSize(fd) & ~(long)(blockSize - 1);
+            final long type = Linux.fileSystemType(fd);
+            memoryFileSystem = type == Linux.TMPFS_MAGIC || type == Linux.RAMFS_MAGIC;
         }
         catch (final IOException | RuntimeException e)
         {
@@ -192,6 +218,18 @@ public final class FileDisk implements BlkBackend
     public boolean direct()
     {
         return options.direct();
+    }
+
+    /** @return true if reads and writes are done synchronously (a buffered file on a memory file system). */
+    public boolean syncReadsAndWrites()
+    {
+        return !options.direct() && memoryFileSystem && options.sync() != Sync.OFF;
+    }
+
+    /** @return true if buffered reads first try the page cache with RWF_NOWAIT. */
+    public boolean nowaitReads()
+    {
+        return !options.direct() && !memoryFileSystem && options.sync() == Sync.NOWAIT;
     }
 
     /** @return the options it was opened with. */

@@ -353,7 +353,7 @@ class AsyncBlkFileTest
         final byte[] ones = new byte[(int)AsyncBlkFixture.DISK_BYTES];
         Arrays.fill(ones, (byte)1);
         Files.write(image, ones);
-        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, new FileDisk.Options(true, false, FileDisk.Aio.IO_URING, 0, false, 0), null, -1))
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, new FileDisk.Options(true, false, FileDisk.Aio.IO_URING, 0, FileDisk.Sync.AUTO, 0), null, -1))
         {
             try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
             {
@@ -380,14 +380,33 @@ class AsyncBlkFileTest
         Arrays.fill(content, (byte)9);
         Files.write(image, content);
         final ScriptedBlkIo scripted = new ScriptedBlkIo();
-        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, new FileDisk.Options(false, false, FileDisk.Aio.IO_URING, 0, true, 0),
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, FileDisk.Options.defaults().withSync(FileDisk.Sync.NOWAIT),
             entries -> scripted, -1))
         {
             blk.submit(0, VirtioBlk.T_IN, 0, 4096, 1, 0);
             blk.run();
             assertEquals(9, blk.memory.getU8(blk.data(0, 0)));
-            assertEquals(1, counter(blk, "nowait reads"));
+            assertEquals(1, counter(blk, "sync transfers"));
             assertEquals(0, scripted.submitted, "a page-cache hit never reaches the ring");
+        }
+    }
+
+    @Test
+    void shouldCopyStraightToAndFromAMemoryFileSystemWithoutTheRing() throws Exception
+    {
+        final ScriptedBlkIo scripted = new ScriptedBlkIo();
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image(true), FileDisk.Options.defaults(), entries -> scripted, -1))
+        {
+            blk.memory.fill(blk.data(0, 0), 8192, (byte)0x3c);
+            blk.submit(0, VirtioBlk.T_OUT, 16, 8192, 2, 0);
+            blk.run();
+            blk.memory.fill(blk.data(1, 0), 8192, (byte)0);
+            blk.submit(1, VirtioBlk.T_IN, 16, 8192, 3, 0);
+            blk.run();
+            assertEquals(VirtioBlk.S_OK, blk.statusOf(1));
+            assertEquals(0x3c, blk.memory.getU8(blk.data(1, 0) + 8191));
+            assertEquals(0, scripted.submitted, "tmpfs never waits for a device: no ring needed");
+            assertEquals(2, counter(blk, "sync transfers"));
         }
     }
 

@@ -92,6 +92,7 @@ public final class Linux
     static final MethodHandle POLL = downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle STATX = downcall(
         "statx", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle FSTATFS = downcall("fstatfs", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle IOCTL = downcall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS));
     private static final MethodHandle FALLOCATE = downcall(
         "fallocate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -249,6 +250,31 @@ public final class Linux
     {
         call("fallocate", (state, arena) -> (int)FALLOCATE.invokeExact(state, fd, mode, offset, length),
             () -> "fd=" + fd + " mode=0x" + Integer.toHexString(mode) + " offset=" + offset + " length=" + length);
+    }
+
+    /** {@code TMPFS_MAGIC}: tmpfs and /dev/shm. */
+    public static final long TMPFS_MAGIC = 0x01021994L;
+    /** {@code RAMFS_MAGIC}. */
+    public static final long RAMFS_MAGIC = 0x858458f6L;
+
+    /**
+     * {@code fstatfs(2)}: the type of the file system a descriptor is on.
+     *
+     * @param fd the descriptor.
+     * @return {@code f_type}, e.g. {@link #TMPFS_MAGIC}.
+     * @throws ErrnoException if fstatfs fails.
+     */
+    public static long fileSystemType(final int fd) throws ErrnoException
+    {
+        final long[] type = new long[1];
+        call("fstatfs", (state, arena) ->
+        {
+            final MemorySegment buffer = arena.allocate(120, 8);
+            final int rc = (int)FSTATFS.invokeExact(state, fd, buffer);
+            type[0] = buffer.get(JAVA_LONG, 0);
+            return rc;
+        }, () -> "fd=" + fd);
+        return type[0];
     }
 
     /**
