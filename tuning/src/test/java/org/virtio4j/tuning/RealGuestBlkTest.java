@@ -80,7 +80,7 @@ class RealGuestBlkTest
         """;
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"virtio4j serve", "qemu-storage-daemon"})
+    @ValueSource(strings = {"virtio4j serve", "virtio4j serve direct=on", "qemu-storage-daemon"})
     void shouldServeARealLinuxGuestEveryKindOfIo(final String backEnd) throws Exception
     {
         final Path image = dir.resolve("disk.img");
@@ -92,7 +92,8 @@ class RealGuestBlkTest
             List.of("virtio_pci", "virtio_blk", "crc32c_generic", "ext4"), List.of(Path.of("/sbin/blkdiscard"), Path.of("/sbin/e2fsck")), INIT);
         final Path socket = dir.resolve("blk.sock");
         final long start = System.nanoTime();
-        final Process server = backEnd.equals("virtio4j serve") ? startVirtio4j(socket, image) : startQsd(socket, image);
+        final Process server = backEnd.startsWith("virtio4j serve")
+            ? startVirtio4j(socket, image, backEnd.endsWith("direct=on") ? ",direct=on" : "") : startQsd(socket, image);
         final BlockingQueue<String> serverOutput = drain(server);
         try
         {
@@ -116,7 +117,7 @@ class RealGuestBlkTest
             outputDone(serverOutput);
         }
         System.out.printf("real guest against %s: %.1f s wall time%n", backEnd, (System.nanoTime() - start) / 1e9);
-        if (backEnd.equals("virtio4j serve"))
+        if (backEnd.startsWith("virtio4j serve"))
         {
             final List<String> lines = new ArrayList<>(serverOutput);
             assertTrue(lines.stream().anyMatch(l -> l.contains("virtio4j serve: stopped")), () -> "no clean stop: " + lines);
@@ -151,13 +152,13 @@ class RealGuestBlkTest
         return bytes;
     }
 
-    private Process startVirtio4j(final Path socket, final Path image) throws IOException
+    private Process startVirtio4j(final Path socket, final Path image, final String extra) throws IOException
     {
         final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         return new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
             "-Dvirtio4j.engine.countersDir=" + dir.resolve("counters"),
             "-cp", System.getProperty("java.class.path"), Virtio4j.class.getName(), "serve",
-            "--blk", "socket=" + socket + ",path=" + image + ",queues=2,queue-size=128,serial=v4j-real-guest")
+            "--blk", "socket=" + socket + ",path=" + image + ",queues=2,queue-size=128,serial=v4j-real-guest" + extra)
             .redirectErrorStream(true).start();
     }
 

@@ -1,6 +1,7 @@
 package org.virtio4j.devices.blk;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.Errno;
@@ -43,6 +44,7 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
     private final boolean direct;
     private final boolean nowaitReads;
     private final boolean syncIoAll;
+    private final MemorySegment mapping;
     private final long blockMask;
     private final long memoryMask;
     private final Arena arena = Arena.ofShared();
@@ -92,6 +94,7 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         direct = disk.direct();
         nowaitReads = disk.nowaitReads();
         syncIoAll = disk.syncReadsAndWrites();
+        mapping = disk.mapping();
         blockMask = disk.blockSize() - 1L;
         memoryMask = disk.memoryAlignment() - 1L;
         syncIo = nowaitReads || syncIoAll ? new FileIo() : null;
@@ -272,6 +275,10 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         {
             finishTransfer(slot);
         }
+        else if (mapping != null)
+        {
+            copyMapped(slot);
+        }
         else if (direct && misaligned(request))
         {
             bounced++;
@@ -299,6 +306,43 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
             }
         }
         return false;
+    }
+
+    /**
+     * A file on a memory file system, mapped: the request is a copy between its pages and guest memory. A fault
+     * (the file was truncated under us) is IOERR for the request, never an error on the actor.
+     */
+    private void copyMapped(final BlkSlot slot)
+    {
+        final BlkRequest request = slot.request;
+        final boolean read = request.type() == VirtioBlk.T_IN;
+        long offset = request.sector() << VirtioBlk.SECTOR_SHIFT;
+        try
+        {
+            for (int i = 0; i < request.dataCount(); i++)
+            {
+                final long length = Integer.toUnsignedLong(request.dataLen(i));
+                if (read)
+                {
+                    memory.write(request.dataAddr(i), mapping, offset, length);
+                }
+                else
+                {
+                    memory.read(request.dataAddr(i), mapping, offset, length);
+                }
+                offset += length;
+            }
+            nowaitHits++;
+            if (!read && !executor.flushNegotiated() && syncIo.fdatasync(fd) < 0)
+            {
+                failIo(slot, -Errno.EIO);
+            }
+        }
+        catch (final InternalError | RuntimeException e)
+        {
+            failIo(slot, -Errno.EIO);
+        }
+        finishTransfer(slot);
     }
 
     /** Fills the slot's iovec window from its progress cursor: up to {@link BlkSlot#IOVECS}, split at region ends. */

@@ -141,6 +141,7 @@ public final class FileDisk implements BlkBackend
     private final int blockSize;
     private final RingFactory rings;
     private final boolean memoryFileSystem;
+    private final MemorySegment mapping;
     private final List<BlkIo> opened = new ArrayList<>();
     private volatile String ioKind;
     private volatile String fallbackReason;
@@ -200,6 +201,7 @@ public final class FileDisk implements BlkBackend
             capacity = Linux.fileSize(fd) & ~(long)(blockSize - 1);
             final long type = Linux.fileSystemType(fd);
             memoryFileSystem = type == Linux.TMPFS_MAGIC || type == Linux.RAMFS_MAGIC;
+            mapping = syncReadsAndWrites() && capacity > 0 ? map(options.readOnly()) : null;
         }
         catch (final IOException | RuntimeException e)
         {
@@ -218,6 +220,23 @@ public final class FileDisk implements BlkBackend
     public boolean direct()
     {
         return options.direct();
+    }
+
+    @SuppressWarnings("restricted") // exactly the mapping made here, of the file's capacity
+    private MemorySegment map(final boolean readOnly) throws ErrnoException
+    {
+        final long address = Linux.mmap(capacity, readOnly ? Linux.PROT_READ : Linux.PROT_READ | Linux.PROT_WRITE,
+            Linux.MAP_SHARED | Linux.MAP_NORESERVE, fd, 0);
+        return MemorySegment.ofAddress(address).reinterpret(capacity);
+    }
+
+    /**
+     * @return the file mapped into memory when it is on a memory file system (its pages are the file: reads and
+     * writes are copies with no system call), else null.
+     */
+    public MemorySegment mapping()
+    {
+        return mapping;
     }
 
     /** @return true if reads and writes are done synchronously (a buffered file on a memory file system). */
@@ -430,6 +449,10 @@ public final class FileDisk implements BlkBackend
             io.close();
         }
         opened.clear();
+        if (mapping != null)
+        {
+            Linux.munmap(mapping.address(), mapping.byteSize());
+        }
         Linux.close(fd);
     }
 

@@ -410,6 +410,26 @@ class AsyncBlkFileTest
         }
     }
 
+    @Test
+    void shouldFailARequestWhoseMappedTmpfsPagesWereTruncatedAwayAndGoOn() throws Exception
+    {
+        final Path image = image(true);
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, FileDisk.Options.defaults(), null, -1))
+        {
+            assertTrue(blk.disk.mapping() != null, "a tmpfs file is mapped");
+            try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
+            {
+                file.setLength(4096);
+            }
+            blk.submit(0, VirtioBlk.T_IN, 64, 4096, 1, 0);
+            blk.run();
+            assertEquals(VirtioBlk.S_IOERR, blk.statusOf(0), "the mapping faulted: IOERR, not an error on the actor");
+            blk.submit(1, VirtioBlk.T_IN, 0, 4096, 1, 0);
+            blk.run();
+            assertEquals(VirtioBlk.S_OK, blk.statusOf(1), "what is still in the file is served");
+        }
+    }
+
     private static long counter(final AsyncBlkFixture blk, final String name)
     {
         final int index = blk.device.counterNames().indexOf(name);
