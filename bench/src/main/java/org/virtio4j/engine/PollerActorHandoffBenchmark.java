@@ -117,7 +117,7 @@ public class PollerActorHandoffBenchmark
     public void setUp()
     {
         counters = EngineCounters.create(new EngineContext().countersEnabled(false).conclude());
-        actor = new DeviceActor("actor-0", 1024, 64, true, counters);
+        actor = new DeviceActor("actor-0", 1024, 64, true, counters, org.agrona.concurrent.SystemNanoClock.INSTANCE);
         final DeviceHandle handle = new DeviceHandle("echo", device, actor, counters);
         binding = new QueueBinding(handle, 0, new SplitQueue(1), null, null, null, counters);
         handle.bindings = new QueueBinding[] {binding};

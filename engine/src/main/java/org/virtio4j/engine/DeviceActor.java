@@ -12,6 +12,7 @@ import com.lmax.disruptor.RingBuffer;
 import com.lmax.disruptor.YieldingWaitStrategy;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.AsyncDevice;
@@ -35,6 +36,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private static final int DRAIN_LIMIT = 1 << 20;
 
     private final String name;
+    private final NanoClock clock;
     private final int batchLimit;
     private final RingBuffer<QueueEvent> ring;
     private final EventPoller<QueueEvent> ringPoller;
@@ -49,9 +51,11 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private int[] completedPerQueue = new int[1];
     private final List<Runnable> waitingForInFlight = new ArrayList<>();
 
-    DeviceActor(final String name, final int ringSize, final int batchLimit, final boolean withRing, final EngineCounters counters)
+    DeviceActor(final String name, final int ringSize, final int batchLimit, final boolean withRing, final EngineCounters counters,
+        final NanoClock clock)
     {
         this.name = name;
+        this.clock = clock;
         this.batchLimit = batchLimit;
         if (withRing)
         {
@@ -236,6 +240,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
 
     private void touchCompleted(final DeviceHandle device, final int[] counts)
     {
+        long now = 0;
         for (int q = 0; q < device.bindings.length; q++)
         {
             final int completed = counts[q];
@@ -245,6 +250,12 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
                 final QueueBinding binding = device.bindings[q];
                 binding.chains.getAndAddRelease(completed);
                 binding.completedSinceSignal += completed;
+                // A completion is activity: the guest will answer it soon, so its poll window starts again.
+                if (now == 0)
+                {
+                    now = clock.nanoTime();
+                }
+                binding.lastCompletionNanos = now;
                 if (!binding.touched)
                 {
                     binding.touched = true;

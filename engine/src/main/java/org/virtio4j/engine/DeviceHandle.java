@@ -1,7 +1,10 @@
 package org.virtio4j.engine;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 import org.agrona.concurrent.status.AtomicCounter;
 import org.virtio4j.devices.core.DeviceException;
@@ -27,6 +30,8 @@ public final class DeviceHandle
     private final String name;
     private final VirtioDevice device;
     private final DeviceActor actor;
+    /** The lanes of a device whose queues are served by different actors, or null. */
+    private final DeviceHandle[] lanes;
     QueueBinding[] bindings = new QueueBinding[0];
     final AtomicCounter deviceErrors;
     final DeviceStatsPublisher stats;
@@ -34,15 +39,42 @@ public final class DeviceHandle
 
     /** Actor-owned. */
     int state = CREATED;
-    /** The worker that runs its blocking requests, or null. */
 
     DeviceHandle(final String name, final VirtioDevice device, final DeviceActor actor, final EngineCounters counters)
     {
         this.name = name;
         this.device = device;
         this.actor = actor;
+        this.lanes = null;
         this.deviceErrors = counters.newCounter(CounterType.DEVICE_ERRORS, name + " ");
         this.stats = DeviceStatsPublisher.forDevice(device, name, counters);
+    }
+
+    /** A device whose queues are lanes on different actors: every command goes to every lane. */
+    DeviceHandle(final String name, final VirtioDevice device, final DeviceHandle[] lanes)
+    {
+        this.name = name;
+        this.device = device;
+        this.actor = null;
+        this.lanes = lanes.clone();
+        this.deviceErrors = null;
+        this.stats = null;
+    }
+
+    /** @return the lanes, or null for a device on one actor. */
+    DeviceHandle[] lanes()
+    {
+        return lanes;
+    }
+
+    private CompletableFuture<Void> allLanes(final Function<DeviceHandle, CompletableFuture<Void>> command)
+    {
+        final CompletableFuture<?>[] futures = new CompletableFuture<?>[lanes.length];
+        for (int i = 0; i < lanes.length; i++)
+        {
+            futures[i] = command.apply(lanes[i]);
+        }
+        return CompletableFuture.allOf(futures);
     }
 
     /** @return the device's name (used in counter labels). */
@@ -69,6 +101,13 @@ public final class DeviceHandle
     public void onError(final Consumer<DeviceException> listener)
     {
         errorListener = listener;
+        if (lanes != null)
+        {
+            for (final DeviceHandle lane : lanes)
+            {
+                lane.onError(listener);
+            }
+        }
     }
 
     void fail(final DeviceException e)
@@ -80,7 +119,7 @@ public final class DeviceHandle
     /** @return a future completed once the device's queues are polled and processed. */
     public CompletableFuture<Void> start()
     {
-        return actor.command(future -> actor.start(this, future));
+        return lanes != null ? allLanes(DeviceHandle::start) : actor.command(future -> actor.start(this, future));
     }
 
     /**
@@ -91,37 +130,54 @@ public final class DeviceHandle
      */
     public CompletableFuture<Void> stop()
     {
-        return actor.command(future -> actor.stop(this, future));
+        return lanes != null ? allLanes(DeviceHandle::stop) : actor.command(future -> actor.stop(this, future));
     }
 
     /** @return a future completed when polling of the device's queues is paused (requests stay in the rings). */
     public CompletableFuture<Void> pause()
     {
-        return actor.command(future -> actor.pause(this, future));
+        return lanes != null ? allLanes(DeviceHandle::pause) : actor.command(future -> actor.pause(this, future));
     }
 
     /** @return a future completed when polling resumes. */
     public CompletableFuture<Void> resume()
     {
-        return actor.command(future -> actor.start(this, future));
+        return lanes != null ? allLanes(DeviceHandle::resume) : actor.command(future -> actor.start(this, future));
     }
 
     /** @return a future completed when the device and its queues are reset (requests made available are dropped unanswered, as virtio reset does). */
     public CompletableFuture<Void> reset()
     {
-        return actor.command(future -> actor.reset(this, future));
+        return lanes != null ? allLanes(DeviceHandle::reset) : actor.command(future -> actor.reset(this, future));
     }
 
     /** @return a future with each queue's state, taken on the actor's thread between batches. */
     public CompletableFuture<QueueState[]> snapshot()
     {
-        return actor.command(future -> actor.snapshot(this, future));
+        if (lanes == null)
+        {
+            return actor.command(future -> actor.snapshot(this, future));
+        }
+        final List<CompletableFuture<QueueState[]>> parts = new ArrayList<>();
+        for (final DeviceHandle lane : lanes)
+        {
+            parts.add(lane.snapshot());
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).thenApply(done ->
+        {
+            final QueueState[] states = new QueueState[parts.size()];
+            for (int i = 0; i < states.length; i++)
+            {
+                states[i] = parts.get(i).join()[0];
+            }
+            return states;
+        });
     }
 
     /** @return the chains completed on a queue so far. */
     long chainsCompleted(final int queue)
     {
-        return bindings[queue].chains.get();
+        return lanes != null ? lanes[queue].chainsCompleted(0) : bindings[queue].chains.get();
     }
 
     @Override

@@ -16,6 +16,7 @@ import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.status.AtomicCounter;
 import org.agrona.concurrent.status.CountersReader;
 import org.virtio4j.devices.core.AsyncDevice;
+import org.virtio4j.devices.core.LanedDevice;
 import org.virtio4j.devices.core.PolledDevice;
 import org.virtio4j.devices.core.VirtioDevice;
 import org.virtio4j.memory.GuestMemory;
@@ -54,7 +55,7 @@ public final class Engine implements AutoCloseable
         actors = new DeviceActor[context.actors()];
         for (int i = 0; i < actors.length; i++)
         {
-            actors[i] = new DeviceActor("actor-" + i, context.ringSize(), context.batchLimit(), !inline, counters);
+            actors[i] = new DeviceActor("actor-" + i, context.ringSize(), context.batchLimit(), !inline, counters, context.nanoClock());
         }
         pollers = new QueuePoller[inline ? actors.length : context.pollers()];
         for (int i = 0; i < pollers.length; i++)
@@ -193,6 +194,18 @@ public final class Engine implements AutoCloseable
     public synchronized DeviceHandle attach(final String name, final VirtioDevice device, final GuestMemory memory, final SplitQueue[] queues,
         final EventFd[] kicks, final EventFd[] calls)
     {
+        if (device instanceof LanedDevice laned && laned.laneCount() == queues.length && queues.length > 1 && actors.length > 1)
+        {
+            // Independent queues and several actors: each queue is a device of its own on the next actor, so
+            // every queue has one owner thread and nothing is shared between them.
+            final DeviceHandle[] lanes = new DeviceHandle[queues.length];
+            for (int q = 0; q < queues.length; q++)
+            {
+                lanes[q] = attach(name + "." + q, laned.lane(q), memory, new SplitQueue[] {queues[q]},
+                    kicks == null ? null : new EventFd[] {kicks[q]}, calls == null ? null : new EventFd[] {calls[q]});
+            }
+            return new DeviceHandle(name, device, lanes);
+        }
         final int actorIndex = nextActor++ % actors.length;
         final DeviceActor actor = actors[actorIndex];
         final DeviceHandle handle = new DeviceHandle(name, device, actor, counters);
@@ -235,6 +248,15 @@ public final class Engine implements AutoCloseable
      */
     public synchronized CompletableFuture<Void> detach(final DeviceHandle handle)
     {
+        if (handle.lanes() != null)
+        {
+            final CompletableFuture<?>[] lanes = new CompletableFuture<?>[handle.lanes().length];
+            for (int i = 0; i < lanes.length; i++)
+            {
+                lanes[i] = detach(handle.lanes()[i]);
+            }
+            return CompletableFuture.allOf(lanes);
+        }
         final List<CompletableFuture<Void>> pollersDone = new ArrayList<>();
         for (final QueuePoller poller : pollers)
         {

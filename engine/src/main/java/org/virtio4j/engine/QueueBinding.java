@@ -43,6 +43,8 @@ final class QueueBinding
 
     // Written by the actor, read by the poller.
     volatile boolean active;
+    /** When the actor last completed requests of this queue asynchronously (its poll window restarts then). */
+    volatile long lastCompletionNanos;
     volatile boolean armed;
 
     // Actor-owned.

@@ -131,7 +131,8 @@ final class QueuePoller implements Agent, Sleeper
                 {
                     return work(binding, availIdx, now);
                 }
-                if (!window.pollsForever() && binding.kick != null && now - binding.lastActivityNanos >= binding.pollWindowNanos &&
+                if (!window.pollsForever() && binding.kick != null &&
+                    now - Math.max(binding.lastActivityNanos, binding.lastCompletionNanos) >= binding.pollWindowNanos &&
                     send(QueueEvent.ARM, binding, availIdx))
                 {
                     binding.pollState = QueueBinding.ARMING;
@@ -174,10 +175,13 @@ final class QueuePoller implements Agent, Sleeper
         return 0;
     }
 
-    /** A sleep ended: the queue's window adapts to the idle gap the sleep closed. */
+    /**
+     * A sleep ended: the queue's window adapts to the idle gap the sleep closed, counted from when the guest last
+     * had something to answer (the sleep began, or later, a completion was given to it while it slept).
+     */
     private void adapt(final QueueBinding binding, final long now)
     {
-        final long adapted = window.afterSleep(binding.pollWindowNanos, now - binding.armedAtNanos);
+        final long adapted = window.afterSleep(binding.pollWindowNanos, now - Math.max(binding.armedAtNanos, binding.lastCompletionNanos));
         if (adapted != binding.pollWindowNanos)
         {
             binding.pollWindowNanos = adapted;

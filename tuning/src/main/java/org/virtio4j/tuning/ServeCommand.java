@@ -64,7 +64,7 @@ final class ServeCommand implements Callable<Integer>
         description = "Longest adaptive poll window after a queue's last request, in ns (default: ${DEFAULT-VALUE}).")
     long pollMaxNanos;
 
-    @Option(names = "--cpus", description = "CPUs for the engine threads, comma-separated.")
+    @Option(names = "--cpus", description = "CPUs for the engine threads, comma-separated; with more than one (and the default threading), one thread per CPU and each queue of a multi-queue disk on its own.")
     String cpus;
 
     /** A device to serve: its socket, device, what it stands on (closed at shutdown), and a description. */
@@ -98,7 +98,15 @@ final class ServeCommand implements Callable<Integer>
         final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle).pollMaxNanos(pollMaxNanos);
         if (cpus != null)
         {
-            context.actorCpus(EngineContext.parseCpus(cpus)).pollerCpus(EngineContext.parseCpus(cpus));
+            final int[] cpuList = EngineContext.parseCpus(cpus);
+            context.actorCpus(cpuList).pollerCpus(cpuList);
+            if (cpuList.length > 1 && threading == ThreadingMode.SHARED)
+            {
+                // Several CPUs: one thread per CPU, each polling and serving its own queues (a multi-queue disk
+                // has each queue on its own thread).
+                context.threadingMode(ThreadingMode.RUN_TO_COMPLETION).actors(cpuList.length);
+                System.out.println("virtio4j serve: " + cpuList.length + " engine threads on cpus " + cpus + ", each queue on one of them");
+            }
         }
         final CountDownLatch shutdown = new CountDownLatch(1);
         final CountDownLatch finished = new CountDownLatch(1);

@@ -1,22 +1,20 @@
 package org.virtio4j.devices.blk;
 
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntConsumer;
-import java.util.function.ToLongFunction;
 
+import org.virtio4j.devices.core.AsyncDevice;
 import org.virtio4j.devices.core.ConfigSpace;
 import org.virtio4j.devices.core.DeviceCounters;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
-import org.virtio4j.devices.core.AsyncDevice;
+import org.virtio4j.devices.core.LanedDevice;
+import org.virtio4j.devices.core.VirtioDevice;
 import org.virtio4j.memory.GuestMemory;
-import org.virtio4j.virtio.AvailIter;
 import org.virtio4j.virtio.DescriptorChain;
 import org.virtio4j.virtio.DeviceType;
-import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioBlk;
 import org.virtio4j.virtio.VirtioFeatures;
@@ -26,37 +24,26 @@ import static org.virtio4j.memory.GuestMemory.LE_U32;
 import static org.virtio4j.memory.GuestMemory.LE_U64;
 
 /**
- * A virtio-blk device (device id 2) over a {@link BlkBackend}: one or more independent request queues
- * (VIRTIO_BLK_F_MQ), each processed by {@link #queueNotify}: every available chain is parsed, executed and
- * returned to the used ring, then the driver is signalled once if the notification rules ask for it.
+ * A virtio-blk device (device id 2) over a {@link BlkBackend}: what it offers (features, config space) and one or
+ * more independent request queues (VIRTIO_BLK_F_MQ), each a {@link BlkQueue} lane with its own parser, executor
+ * and, on a {@link FileDisk}, its own asynchronous I/O. Driven whole by one actor, the device hands each queue to
+ * its lane; an engine with several actors attaches the lanes to different actors ({@link LanedDevice}).
  *
  * <p>A chain that does not parse gets IOERR in its status byte when it has a usable one, and a used length of
  * 0 or 1; the driver exposing more chains than the queue holds is a driver bug that needs a reset
- * ({@link DeviceException}). Counters say what happened.
+ * ({@link DeviceException}). Counters, summed over the queues, say what happened.
  *
- * <p>Not thread-safe: one actor drives a device (queues may be split across actors by the engine).
+ * <p>Not thread-safe: one actor drives a queue; the control plane calls activate and reset only while no actor
+ * runs the device.
  */
-public final class BlkDevice implements AsyncDevice, DeviceCounters
+public final class BlkDevice implements AsyncDevice, LanedDevice, DeviceCounters
 {
     private final BlkBackend backend;
     private final BlkOptions options;
-    private final BlkExecutor executor;
-    private final BlkRequestParser parser = new BlkRequestParser();
-    private final BlkRequest request = new BlkRequest();
-    private final DescriptorChain chain = new DescriptorChain();
-    private final byte[] config = new byte[BlkConfigLayout.SIZE];
-    private final long[] parseErrors = new long[BlkParseError.values().length];
-    private GuestMemory memory;
-    private SplitQueue[] queues;
-    private Interrupt interrupt;
-    private long requests;
-    private static final int DRAIN_LIMIT = 256;
-
-    // Asynchronous file I/O: one queue half per virtqueue, sized by the queue, kept across resets.
     private final FileDisk disk;
-    private final String name;
-    private BlkAsyncQueue[] async;
-    private boolean[] backlogged;
+    private final byte[] config = new byte[BlkConfigLayout.SIZE];
+    private final BlkQueue[] lanes;
+    private final int[] laneCompleted = new int[1];
 
     /**
      * @param backend where the bytes are; the device does not close it. A {@link FileDisk} is served
@@ -77,152 +64,13 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
     {
         this.backend = backend;
         this.options = options;
-        this.executor = new BlkExecutor(backend, options);
         this.disk = backend instanceof FileDisk file ? file : null;
-        this.name = name;
+        lanes = new BlkQueue[options.numQueues()];
+        for (int q = 0; q < lanes.length; q++)
+        {
+            lanes[q] = new BlkQueue(this, q, backend, options, name);
+        }
         writeConfig();
-    }
-
-    @Override
-    public boolean asynchronous()
-    {
-        return disk != null;
-    }
-
-    @Override
-    public int drainCompletions(final int[] completedPerQueue, final boolean takeMore) throws DeviceException
-    {
-        final BlkAsyncQueue[] async = this.async;
-        if (async == null)
-        {
-            return 0;
-        }
-        int drained = 0;
-        try
-        {
-            for (int q = 0; q < async.length; q++)
-            {
-                final BlkAsyncQueue queueIo = async[q];
-                if (queueIo == null)
-                {
-                    continue;
-                }
-                final int completed = queueIo.drain(DRAIN_LIMIT);
-                completedPerQueue[q] += completed;
-                drained += completed;
-                if (backlogged[q] && takeMore && queues != null)
-                {
-                    backlogged[q] = false;
-                    final int more = processAvailable(queues[q]);
-                    completedPerQueue[q] += more;
-                    drained += more;
-                }
-            }
-        }
-        catch (final QueueException e)
-        {
-            throw new DeviceException("blk completion: " + e.getMessage(), e);
-        }
-        return drained;
-    }
-
-    @Override
-    public boolean hasCompletions()
-    {
-        final BlkAsyncQueue[] async = this.async;
-        if (async != null)
-        {
-            for (final BlkAsyncQueue queueIo : async)
-            {
-                if (queueIo != null && queueIo.hasWork())
-                {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-
-    @Override
-    public int inFlight()
-    {
-        int inFlight = 0;
-        final BlkAsyncQueue[] async = this.async;
-        if (async != null)
-        {
-            for (final BlkAsyncQueue queueIo : async)
-            {
-                inFlight += queueIo == null ? 0 : queueIo.inFlight();
-            }
-        }
-        return inFlight;
-    }
-
-    @Override
-    public void addCompletionFds(final IntConsumer fds)
-    {
-        final BlkAsyncQueue[] async = this.async;
-        if (async != null)
-        {
-            for (final BlkAsyncQueue queueIo : async)
-            {
-                if (queueIo != null && queueIo.inFlight() > 0)
-                {
-                    fds.accept(queueIo.prepareToSleep());
-                }
-            }
-        }
-    }
-
-    /** Makes (or keeps) each ready queue's asynchronous half, sized by the queue's size. */
-    private void openAsync(final SplitQueue[] queues) throws DeviceException
-    {
-        if (async == null)
-        {
-            async = new BlkAsyncQueue[queues.length];
-            backlogged = new boolean[queues.length];
-        }
-        for (int q = 0; q < queues.length; q++)
-        {
-            if (!queues[q].ready())
-            {
-                continue;
-            }
-            final int size = queues[q].size();
-            if (async[q] != null && async[q].capacity() != size)
-            {
-                async[q].close();
-                async[q] = null;
-            }
-            if (async[q] == null)
-            {
-                try
-                {
-                    async[q] = new BlkAsyncQueue(disk, executor, options, size, q, name);
-                }
-                catch (final java.io.IOException | RuntimeException e)
-                {
-                    throw new DeviceException("blk queue " + q + ": cannot open file I/O: " + e.getMessage(), e);
-                }
-            }
-            async[q].bind(memory, queues[q]);
-        }
-    }
-
-    /** Releases the rings or I/O threads of every queue (nothing may be in flight). */
-    public void closeAsync()
-    {
-        if (async != null)
-        {
-            for (int q = 0; q < async.length; q++)
-            {
-                if (async[q] != null)
-                {
-                    async[q].close();
-                    async[q] = null;
-                }
-            }
-        }
     }
 
     private void writeConfig()
@@ -320,145 +168,65 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
         {
             throw new DeviceException("blk activate: no guest memory attached");
         }
-        this.memory = memory;
-        this.queues = queues;
-        this.interrupt = interrupt;
-        executor.setFeatures(negotiatedFeatures);
-        if (disk != null)
+        for (int q = 0; q < lanes.length; q++)
         {
-            openAsync(queues);
+            final int queue = q;
+            lanes[q].activate(memory, new SplitQueue[] {queues[q]}, negotiatedFeatures, new Interrupt()
+            {
+                @Override
+                public void signalUsedBuffers(final int laneQueue)
+                {
+                    interrupt.signalUsedBuffers(queue);
+                }
+
+                @Override
+                public void signalConfigChange()
+                {
+                    interrupt.signalConfigChange();
+                }
+            });
         }
+    }
+
+    @Override
+    public int laneCount()
+    {
+        return lanes.length;
+    }
+
+    @Override
+    public VirtioDevice lane(final int queue)
+    {
+        return lanes[queue];
     }
 
     @Override
     public int queueNotify(final int queueIndex) throws DeviceException
     {
-        if (queues == null || queueIndex < 0 || queueIndex >= queues.length)
-        {
-            return 0;
-        }
-        final SplitQueue queue = queues[queueIndex];
-        if (!queue.ready())
-        {
-            return 0;
-        }
-        final GuestMemory memory = this.memory;
-        int completed = 0;
-        try
-        {
-            do
-            {
-                queue.disableNotification(memory);
-                completed += processAvailable(queue);
-            }
-            // A backlog (every slot in flight) resumes on completions, not by looping here.
-            while (!(backlogged != null && backlogged[queueIndex]) && queue.enableNotification(memory));
-            if (completed > 0 && queue.needsNotification(memory))
-            {
-                interrupt.signalUsedBuffers(queueIndex);
-            }
-        }
-        catch (final QueueException e)
-        {
-            throw new DeviceException("blk queue " + queueIndex + ": " + e.getMessage(), e);
-        }
-        return completed;
+        return queueIndex < 0 || queueIndex >= lanes.length ? 0 : lanes[queueIndex].queueNotify(0);
     }
 
     @Override
     public int processQueue(final int queueIndex) throws DeviceException
     {
-        if (queues == null || queueIndex < 0 || queueIndex >= queues.length)
-        {
-            return 0;
-        }
-        try
-        {
-            return processAvailable(queues[queueIndex]);
-        }
-        catch (final QueueException e)
-        {
-            throw new DeviceException("blk queue " + queueIndex + ": " + e.getMessage(), e);
-        }
+        return queueIndex < 0 || queueIndex >= lanes.length ? 0 : lanes[queueIndex].processQueue(0);
     }
 
     /**
-     * Processes every chain available now on one queue, without the notification handshake (the engine decides
-     * notifications once per batch).
+     * Processes every chain available now on the first queue, without the notification handshake (for callers
+     * that drive a one-queue device by hand, as benchmarks do).
      *
-     * @param queue the queue.
-     * @return the number of chains completed.
-     * @throws QueueException if the avail ring cannot be read, holds too many chains, or a used element cannot be written.
+     * @param queue the device's queue (its only one).
+     * @return the number of chains completed now.
+     * @throws org.virtio4j.virtio.QueueException if the avail ring cannot be read or a used element cannot be written.
      */
     public int processAvailable(final SplitQueue queue)
     {
-        final GuestMemory memory = this.memory;
-        final AvailIter iter = queue.iterIfReady(memory);
-        if (iter == null)
-        {
-            return 0;
-        }
-        int completed = 0;
-        if (disk != null)
-        {
-            final int queueIndex = indexOf(queue);
-            final BlkAsyncQueue queueIo = async[queueIndex];
-            if (queueIo == null)
-            {
-                // Not ready when the device was activated: nothing is taken until it is activated again.
-                iter.goToPreviousPosition();
-                return 0;
-            }
-            while (iter.next(chain))
-            {
-                final BlkSlot slot = queueIo.takeSlot(chain.headIndex());
-                if (slot == null)
-                {
-                    // Every slot is in flight: leave the chain in the ring until completions free one.
-                    iter.goToPreviousPosition();
-                    backlogged[queueIndex] = true;
-                    break;
-                }
-                requests++;
-                final BlkParseError error = parser.parse(chain, slot.request);
-                if (error != null)
-                {
-                    queueIo.giveBack(slot);
-                    parseErrors[error.ordinal()]++;
-                    queue.addUsed(memory, chain.headIndex(), failUnparsed(memory, chain));
-                    completed++;
-                }
-                else if (queueIo.start(slot))
-                {
-                    completed++;
-                }
-            }
-            // One submission for every operation this batch prepared.
-            queueIo.submit();
-            return completed;
-        }
-        while (iter.next(chain))
-        {
-            queue.addUsed(memory, chain.headIndex(), process(memory, chain));
-            completed++;
-        }
-        return completed;
-    }
-
-    private int indexOf(final SplitQueue queue)
-    {
-        for (int i = 0; i < queues.length; i++)
-        {
-            if (queues[i] == queue)
-            {
-                return i;
-            }
-        }
-        throw new IllegalArgumentException("not a queue of this device");
+        return lanes[0].processAvailable();
     }
 
     /**
-     * Parses and executes one request chain.
+     * Parses and executes one request chain on the caller's thread, as the first queue would.
      *
      * @param memory the guest's memory.
      * @param chain  the chain.
@@ -466,109 +234,77 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
      */
     public int process(final GuestMemory memory, final DescriptorChain chain)
     {
-        requests++;
-        final BlkParseError error = parser.parse(chain, request);
-        if (error == null)
-        {
-            return executor.execute(memory, request);
-        }
-        parseErrors[error.ordinal()]++;
-        return failUnparsed(memory, chain);
+        return lanes[0].process(memory, chain);
     }
 
-    /** Writes IOERR into the chain's last descriptor if it can hold a status byte. */
-    private static int failUnparsed(final GuestMemory memory, final DescriptorChain chain)
+    @Override
+    public boolean asynchronous()
     {
-        chain.rewind();
-        long last = -1;
-        boolean usable = false;
-        while (chain.next())
+        return disk != null;
+    }
+
+    @Override
+    public int drainCompletions(final int[] completedPerQueue, final boolean takeMore) throws DeviceException
+    {
+        int drained = 0;
+        for (int q = 0; q < lanes.length; q++)
         {
-            last = chain.addr();
-            usable = chain.isWriteOnly() && chain.len() != 0;
+            laneCompleted[0] = 0;
+            drained += lanes[q].drainCompletions(laneCompleted, takeMore);
+            completedPerQueue[q] += laneCompleted[0];
         }
-        if (!usable || chain.end().isMalformed() || !memory.checkRange(last, 1))
+        return drained;
+    }
+
+    @Override
+    public boolean hasCompletions()
+    {
+        for (final BlkQueue lane : lanes)
         {
-            return 0;
+            if (lane.hasCompletions())
+            {
+                return true;
+            }
         }
-        memory.putU8(last, VirtioBlk.S_IOERR);
-        return 1;
+        return false;
+    }
+
+    @Override
+    public int inFlight()
+    {
+        int inFlight = 0;
+        for (final BlkQueue lane : lanes)
+        {
+            inFlight += lane.inFlight();
+        }
+        return inFlight;
+    }
+
+    @Override
+    public void addCompletionFds(final IntConsumer fds)
+    {
+        for (final BlkQueue lane : lanes)
+        {
+            lane.addCompletionFds(fds);
+        }
     }
 
     @Override
     public void reset()
     {
-        memory = null;
-        queues = null;
-        interrupt = null;
-        if (async != null)
+        for (final BlkQueue lane : lanes)
         {
-            for (final BlkAsyncQueue queueIo : async)
-            {
-                if (queueIo != null)
-                {
-                    queueIo.unbind();
-                }
-            }
-            Arrays.fill(backlogged, false);
+            lane.reset();
         }
     }
 
-    private static final int ASYNC_COUNTERS = 12;
-    private static final BlkError[] EXECUTE_ERRORS = BlkError.values();
-    private static final BlkParseError[] PARSE_ERRORS = BlkParseError.values();
-
-    @Override
-    public List<String> counterNames()
+    /** Releases the rings or I/O threads of every queue (nothing may be in flight). */
+    public void closeAsync()
     {
-        final List<String> names = new ArrayList<>(List.of("requests", "bytes read", "bytes written", "in flight",
-            "aio fallbacks", "bounced requests", "sync transfers", "io retries", "short transfers", "io errors", "flush errors",
-            "deferred operations"));
-        for (final BlkError error : EXECUTE_ERRORS)
+        for (final BlkQueue lane : lanes)
         {
-            names.add("errors: " + error.name().toLowerCase());
+            lane.closeAsync();
         }
-        for (final BlkParseError error : PARSE_ERRORS)
-        {
-            names.add("errors: parse " + error.name().toLowerCase());
-        }
-        return names;
-    }
-
-    @Override
-    public long counterValue(final int index)
-    {
-        return switch (index)
-        {
-            case 0 -> requests;
-            case 1 -> bytesRead();
-            case 2 -> bytesWritten();
-            case 3 -> inFlight();
-            case 4 -> disk == null ? 0 : disk.fallbacks();
-            case 5 -> asyncSum(BlkAsyncQueue::bounced);
-            case 6 -> asyncSum(BlkAsyncQueue::nowaitHits);
-            case 7 -> asyncSum(BlkAsyncQueue::retries);
-            case 8 -> asyncSum(BlkAsyncQueue::shortTransfers);
-            case 9 -> asyncSum(BlkAsyncQueue::ioErrors);
-            case 10 -> asyncSum(BlkAsyncQueue::flushErrors);
-            case 11 -> asyncSum(BlkAsyncQueue::deferrals);
-            default -> index - ASYNC_COUNTERS < EXECUTE_ERRORS.length ? errors(EXECUTE_ERRORS[index - ASYNC_COUNTERS])
-                : parseErrors(PARSE_ERRORS[index - ASYNC_COUNTERS - EXECUTE_ERRORS.length]);
-        };
-    }
-
-    private long asyncSum(final ToLongFunction<BlkAsyncQueue> counter)
-    {
-        long sum = 0;
-        final BlkAsyncQueue[] async = this.async;
-        if (async != null)
-        {
-            for (final BlkAsyncQueue queueIo : async)
-            {
-                sum += queueIo == null ? 0 : counter.applyAsLong(queueIo);
-            }
-        }
-        return sum;
     }
 
     /**
@@ -577,40 +313,62 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
      */
     public String ioKind(final int queue)
     {
-        return async == null || async[queue] == null ? null : async[queue].ioKind();
+        return lanes[queue].ioKind();
     }
 
-    /** @return the executor used on the owner's thread. */
+    @Override
+    public List<String> counterNames()
+    {
+        return BlkQueue.COUNTER_NAMES;
+    }
+
+    @Override
+    public long counterValue(final int index)
+    {
+        long sum = 0;
+        for (final BlkQueue lane : lanes)
+        {
+            sum += lane.counterValue(index);
+        }
+        return sum;
+    }
+
+    private long counter(final String name)
+    {
+        return counterValue(BlkQueue.COUNTER_NAMES.indexOf(name));
+    }
+
+    /** @return the first queue's executor (the only one of a one-queue device). */
     public BlkExecutor executor()
     {
-        return executor;
+        return lanes[0].executor();
     }
 
-    /** @return bytes read from the backend into the guest, on any thread. */
+    /** @return bytes read from the backend into the guest. */
     public long bytesRead()
     {
-        return executor.bytesRead();
+        return counter("bytes read");
     }
 
-    /** @return bytes written from the guest to the backend, on any thread. */
+    /** @return bytes written from the guest to the backend. */
     public long bytesWritten()
     {
-        return executor.bytesWritten();
+        return counter("bytes written");
     }
 
     /**
      * @param error a failure reason.
-     * @return requests that failed for it, on any thread.
+     * @return requests that failed for it.
      */
     public long errors(final BlkError error)
     {
-        return executor.errors(error);
+        return counter("errors: " + error.name().toLowerCase());
     }
 
     /** @return requests seen. */
     public long requests()
     {
-        return requests;
+        return counter("requests");
     }
 
     /**
@@ -619,6 +377,6 @@ public final class BlkDevice implements AsyncDevice, DeviceCounters
      */
     public long parseErrors(final BlkParseError error)
     {
-        return parseErrors[error.ordinal()];
+        return counter("errors: parse " + error.name().toLowerCase());
     }
 }

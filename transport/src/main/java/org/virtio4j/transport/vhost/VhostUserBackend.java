@@ -95,8 +95,9 @@ final class VhostUserBackend
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_BACKEND_REQ) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIG) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_RESET_DEVICE) |
-            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_STATUS);
+            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+        // Not STATUS: QEMU 7.2 then sends SET_STATUS(0) before every VM stop (pause, snapshot, migration) and
+        // expects GET_VRING_BASE to return the ring's position afterwards; without it, stops are ring stops only.
     }
 
     boolean replyAckNegotiated()
@@ -360,7 +361,9 @@ final class VhostUserBackend
                 final int newStatus = (int)(payload.get(LE_U64, 0) & 0xff);
                 if (newStatus == 0)
                 {
-                    resetDevice();
+                    // A front-end stopping the VM, not resetting the guest: drain and stop, keep each ring's
+                    // position for GET_VRING_BASE. A real reset restarts the rings with SET_VRING_BASE anyway.
+                    stopDevice();
                 }
                 status = newStatus;
                 return -1;

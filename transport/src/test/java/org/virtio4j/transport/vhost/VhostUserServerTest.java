@@ -23,6 +23,7 @@ import org.virtio4j.virtio.driver.DriverBuffer;
 import org.virtio4j.virtio.driver.DriverQueue;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.virtio4j.transport.vhost.VhostUserFrontEnd.address;
@@ -152,6 +153,58 @@ class VhostUserServerTest
             startRing(fe, driver, 1, kick, call);
             assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick), "served again after the restart, from the same position");
             assertEquals(2, driver.usedIdx());
+        }
+    }
+
+    @Test
+    void shouldKeepTheRingPositionWhenTheFrontEndStopsTheVmWithStatusZero() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect(); EventFd kick = EventFd.create(); EventFd call = EventFd.create())
+        {
+            negotiate(fe);
+            addMemory(fe);
+            final DriverQueue driver = new DriverQueue(memory, 0x1000, 64);
+            startRing(fe, driver, 0, kick, call);
+            assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick));
+            assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick));
+            // QEMU 7.2 pausing a VM (stop, snapshot, migration) with STATUS: status 0, disable, then GET_VRING_BASE.
+            fe.send(VhostUserRequest.SET_STATUS, 0, u64(0));
+            fe.send(VhostUserRequest.SET_VRING_ENABLE, 0, state(0, 0));
+            fe.send(VhostUserRequest.GET_VRING_BASE, 0, state(0, 0));
+            final MemorySegment base = fe.reply(VhostUserRequest.GET_VRING_BASE);
+            assertEquals(2, base.get(org.virtio4j.memory.GuestMemory.LE_U32, 4), "a stop is not a reset: the ring keeps its position");
+            // cont: QEMU restarts the ring where GET_VRING_BASE said.
+            startRing(fe, driver, 2, kick, call);
+            assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick), "I/O resumes after cont");
+            assertEquals(3, driver.usedIdx());
+        }
+    }
+
+    @Test
+    void shouldNotOfferTheStatusProtocolFeature() throws Exception
+    {
+        try (VhostUserFrontEnd fe = connect())
+        {
+            fe.send(VhostUserRequest.GET_PROTOCOL_FEATURES, 0, new byte[0]);
+            final long protocol = fe.u64Reply(VhostUserRequest.GET_PROTOCOL_FEATURES);
+            assertFalse(VirtioFeatures.has(protocol, VhostUserMessage.PROTOCOL_F_STATUS),
+                "QEMU 7.2 then sends SET_STATUS(0) before every VM stop and expects the ring position to survive it");
+        }
+    }
+
+    @Test
+    void shouldServeRingsLargerThanTheDevicesDefaultQueueSize() throws Exception
+    {
+        for (final int size : new int[] {512, 1024, 32768})
+        {
+            try (VhostUserFrontEnd fe = connect(); EventFd kick = EventFd.create(); EventFd call = EventFd.create())
+            {
+                negotiate(fe);
+                addMemory(fe);
+                final DriverQueue driver = new DriverQueue(memory, 0x1000, size);
+                startRing(fe, driver, 0, kick, call);
+                assertEquals(VirtioBlk.S_OK, serveGetId(driver, kick), "a ring of " + size + " entries is served");
+            }
         }
     }
 
