@@ -102,10 +102,10 @@ start_virtio4j() { # SOCKET BLK_SPEC -> pid
 
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-fio_ceiling() { # DEPTH -> "iops p50"
+fio_ceiling() { # DEPTH -> "iops p50 p99"
   taskset -c $backend_cpu fio --name=ceiling --filename="$disk_image" --ioengine=io_uring --direct=1 --rw=randread --bs=4k \
-    --iodepth="$1" --runtime="$duration" --ramp_time="$warmup" --time_based --output-format=terse --terse-version=3 2>/dev/null |
-    awk -F';' '{ printf "%d %.1f", $8, $15 / 1 }'
+    --iodepth="$1" --runtime="$duration" --ramp_time="$warmup" --time_based --output-format=json 2>/dev/null |
+    python3 -c 'import json,sys; r=json.load(sys.stdin)["jobs"][0]["read"]; p=r["clat_ns"]["percentile"]; print("%d %.2f %.2f" % (r["iops"], p["50.000000"]/1e3, p["99.000000"]/1e3))'
 }
 
 # name | qsd blockdev variants (space-separated, best one wins) | virtio4j --blk spec | depth | wait | rw | verify
@@ -142,10 +142,10 @@ for job in "${jobs[@]}"; do
   lat=$(awk -v a="$vp50" -v b="$qp50" 'BEGIN { if (a > 0) printf "%.2f", a / b; else print "-" }')
   printf "%-32s | %-22s %9s %8s %9s %7s | %9s %8s %9s %7s | %6s %6s\n" "$name" "$best_setting" "$qi" "$qp50" "$qp99" "$qcpu" "$vi" "$vp50" "$vp99" "$vcpu" "$ratio" "$lat"
 done
-if [[ "disk-direct" =~ $jobs_filter ]] || [ "$jobs_filter" = . ]; then
+if [[ "disk-direct-randread" =~ $jobs_filter ]] || [ "$jobs_filter" = . ]; then
   for depth in 1 32; do
-    read -r fi fp50 <<<"$(fio_ceiling $depth)"
-    printf "%-32s | %-22s %9s %8s\n" "fio-io_uring-direct-qd$depth (ceiling)" "fio, no virtio" "$fi" "$fp50"
+    read -r fi fp50 fp99 <<<"$(fio_ceiling $depth)"
+    printf "%-32s | %-22s %9s %8s %9s\n" "fio-direct-qd$depth (ceiling)" "fio io_uring, no virtio" "$fi" "$fp50" "$fp99"
   done
 fi
 echo "x IOPS = virtio4j / qemu-storage-daemon; x p50 = virtio4j p50 / qemu-storage-daemon p50 (below 1 is better)."
