@@ -197,7 +197,16 @@ class EngineAsyncBlkTest
                 assertEquals(VirtioBlk.S_OK, memory.getU8(0x10_0000 + i * 0x2000L + 16));
             }
             assertEquals(42, memory.getU8(0x10_0000 + 3 * 0x2000L + 0x1000), "the file's bytes reached guest memory");
-            assertEquals(1, call.drain(), "one call for the batch of completions");
+            final long calls = call.drain();
+            if (kind == Kind.IO_URING)
+            {
+                assertEquals(1, calls, "one call for the batch of completions the ring held");
+            }
+            else
+            {
+                // I/O threads finish when they finish: one call per duty cycle that completed something.
+                assertTrue(calls >= 1 && calls <= 4, "calls: " + calls);
+            }
             for (int i = 0; i < 5; i++)
             {
                 engine.invoke();
