@@ -2,23 +2,14 @@ package org.virtio4j.transport.vhost;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.TimeUnit;
 
-import org.virtio4j.devices.core.DeviceException;
-import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.devices.core.VirtioDevice;
-import org.virtio4j.engine.DeviceHandle;
 import org.virtio4j.engine.Engine;
 import org.virtio4j.memory.GuestAddress;
-import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.ErrnoException;
 import org.virtio4j.memory.linux.EventFd;
 import org.virtio4j.memory.linux.Linux;
-import org.virtio4j.virtio.AvailRingLayout;
-import org.virtio4j.virtio.DescriptorLayout;
-import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
-import org.virtio4j.virtio.UsedRingLayout;
 import org.virtio4j.virtio.VirtioFeatures;
 
 import static org.virtio4j.memory.GuestMemory.LE_U32;
@@ -26,59 +17,39 @@ import static org.virtio4j.memory.GuestMemory.LE_U64;
 import static org.virtio4j.transport.vhost.VhostUserMessage.F_PROTOCOL_FEATURES;
 
 /**
- * One vhost-user device's back-end state for the connection being served: negotiated features, the front-end's
- * memory, each vring's configuration and fds, and the device running on the engine. Every change that affects a
- * running device stops it (through its actor, draining requests in flight), applies the change, and starts it
- * again with the rings that are ready: the control thread never touches device state while it runs.
+ * The dispatcher of one vhost-user connection: decodes and checks each message, and applies it to the state it
+ * concerns — negotiated features, the front-end's memory table ({@link FrontEndMemory}), each vring's
+ * configuration ({@link Vring}), config space — and to the device running on the engine ({@link VhostUserRunner}).
+ * Every change that affects a running device stops it (through its actor, draining requests in flight), applies the
+ * change, and starts it again with the rings that are ready: the control thread never touches device state while
+ * it runs.
  *
  * <p>Owned by the server thread that reads the connection.
  */
 final class VhostUserBackend
 {
-    private static final long STOP_TIMEOUT_SECONDS = 30;
-
-    /** One vring's configuration, as the front-end set it. */
-    private static final class Vring
-    {
-        int num;
-        int base;
-        boolean addressSet;
-        long descUser;
-        long usedUser;
-        long availUser;
-        EventFd kick;
-        EventFd call;
-        int errFd = -1;
-        boolean enabled;
-        boolean kicked;
-    }
-
     private final String name;
     private final VirtioDevice device;
-    private final Engine engine;
     private final int maxMemSlots;
     private final Vring[] vrings;
-    private final VhostUserCounters counters;
     private FrontEndMemory memory = new FrontEndMemory();
     private long ackedFeatures;
     private long protocolFeatures;
     private int status;
     private int backendReqFd = -1;
-    private DeviceHandle running;
-    private SplitQueue[] runningQueues;
+    private final VhostUserRunner runner;
 
     VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters)
     {
         this.name = name;
         this.device = device;
-        this.engine = engine;
         this.maxMemSlots = maxMemSlots;
-        this.counters = counters;
         vrings = new Vring[device.queueMaxSizes().length];
         for (int i = 0; i < vrings.length; i++)
         {
             vrings[i] = new Vring();
         }
+        runner = new VhostUserRunner(name, device, engine, vrings, counters);
     }
 
     /** @return the features offered to the front-end: the device's, plus the protocol-features extension. */
@@ -151,9 +122,9 @@ final class VhostUserBackend
                     throw new VhostUserException("SET_FEATURES with features not offered: 0x" + Long.toHexString(features & ~offeredFeatures()), false);
                 }
                 ackedFeatures = features;
-                if (running != null)
+                if (runner.running())
                 {
-                    reconfigure();
+                    runner.restart(memory, ackedFeatures);
                 }
                 return -1;
             }
@@ -199,7 +170,7 @@ final class VhostUserBackend
             case VhostUserRequest.SET_BACKEND_REQ_FD ->
             {
                 expect(request, size, 0, fds, 1);
-                closeFd(backendReqFd);
+                Fds.close(backendReqFd);
                 backendReqFd = fds.take();
                 return -1;
             }
@@ -214,9 +185,9 @@ final class VhostUserBackend
                 {
                     throw new VhostUserException("ADD_MEM_REG beyond " + maxMemSlots + " memory slots", false);
                 }
-                stopDevice();
+                runner.stop();
                 memory.add(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24), payload.get(LE_U64, 32), fds.take());
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 return -1;
             }
             case VhostUserRequest.REM_MEM_REG ->
@@ -225,9 +196,9 @@ final class VhostUserBackend
                 {
                     throw new VhostUserException("REM_MEM_REG size=" + size + " fds=" + fds.count(), false);
                 }
-                stopDevice();
+                runner.stop();
                 final boolean removed = memory.remove(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24));
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 if (!removed)
                 {
                     throw new VhostUserException("REM_MEM_REG of a region that is not mapped: gpa=" + GuestAddress.hex(payload.get(LE_U64, 8)), false);
@@ -246,9 +217,9 @@ final class VhostUserBackend
                 {
                     throw new VhostUserException("SET_VRING_NUM num=" + num + " must be a power of two up to " + max, false);
                 }
-                stopDevice();
+                runner.stop();
                 vring.num = num;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 return -1;
             }
             case VhostUserRequest.SET_VRING_BASE ->
@@ -260,9 +231,9 @@ final class VhostUserBackend
                 {
                     throw new VhostUserException("SET_VRING_BASE base=" + Integer.toUnsignedString(base) + " is not a 16-bit index", false);
                 }
-                stopDevice();
+                runner.stop();
                 vring.base = base;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 return -1;
             }
             case VhostUserRequest.GET_VRING_BASE ->
@@ -270,12 +241,12 @@ final class VhostUserBackend
                 expect(request, size, VhostUserMessage.VRING_STATE_SIZE, fds, 0);
                 final int index = payload.get(LE_U32, 0);
                 final Vring vring = vring(index);
-                stopDevice();
+                runner.stop();
                 vring.enabled = false;
                 vring.kicked = false;
-                closeEventFd(vring.kick);
+                Fds.close(vring.kick);
                 vring.kick = null;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 reply.set(LE_U32, 0, index);
                 reply.set(LE_U32, 4, vring.base);
                 return VhostUserMessage.VRING_STATE_SIZE;
@@ -284,12 +255,12 @@ final class VhostUserBackend
             {
                 expect(request, size, VhostUserMessage.VRING_ADDR_SIZE, fds, 0);
                 final Vring vring = vring(payload.get(LE_U32, 0));
-                stopDevice();
+                runner.stop();
                 vring.descUser = payload.get(LE_U64, 8);
                 vring.usedUser = payload.get(LE_U64, 16);
                 vring.availUser = payload.get(LE_U64, 24);
                 vring.addressSet = true;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
                 return -1;
             }
             case VhostUserRequest.SET_VRING_KICK, VhostUserRequest.SET_VRING_CALL, VhostUserRequest.SET_VRING_ERR ->
@@ -314,9 +285,9 @@ final class VhostUserBackend
                 final boolean enable = payload.get(LE_U32, 4) != 0;
                 if (vring.enabled != enable)
                 {
-                    stopDevice();
+                    runner.stop();
                     vring.enabled = enable;
-                    reconfigure();
+                    runner.restart(memory, ackedFeatures);
                 }
                 return -1;
             }
@@ -363,7 +334,7 @@ final class VhostUserBackend
                 {
                     // A front-end stopping the VM, not resetting the guest: drain and stop, keep each ring's
                     // position for GET_VRING_BASE. A real reset restarts the rings with SET_VRING_BASE anyway.
-                    stopDevice();
+                    runner.stop();
                 }
                 status = newStatus;
                 return -1;
@@ -395,7 +366,7 @@ final class VhostUserBackend
         {
             throw new VhostUserException("SET_MEM_TABLE regions=" + count + " size=" + size + " fds=" + fds.count(), false);
         }
-        stopDevice();
+        runner.stop();
         final FrontEndMemory table = new FrontEndMemory();
         try
         {
@@ -408,12 +379,12 @@ final class VhostUserBackend
         catch (final VhostUserException e)
         {
             table.close();
-            reconfigure();
+            runner.restart(memory, ackedFeatures);
             throw e;
         }
         memory.close();
         memory = table;
-        reconfigure();
+        runner.restart(memory, ackedFeatures);
         return -1;
     }
 
@@ -423,23 +394,23 @@ final class VhostUserBackend
         {
             case VhostUserRequest.SET_VRING_KICK ->
             {
-                stopDevice();
-                closeEventFd(vring.kick);
+                runner.stop();
+                Fds.close(vring.kick);
                 vring.kick = fd >= 0 ? EventFd.wrap(nonBlocking(fd), true) : null;
                 // A ring starts when it gets its kick; with NOFD the back-end polls it.
                 vring.kicked = true;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
             }
             case VhostUserRequest.SET_VRING_CALL ->
             {
-                stopDevice();
-                closeEventFd(vring.call);
+                runner.stop();
+                Fds.close(vring.call);
                 vring.call = fd >= 0 ? EventFd.wrap(fd, true) : null;
-                reconfigure();
+                runner.restart(memory, ackedFeatures);
             }
             default ->
             {
-                closeFd(vring.errFd);
+                Fds.close(vring.errFd);
                 vring.errFd = fd;
             }
         }
@@ -478,170 +449,13 @@ final class VhostUserBackend
         }
     }
 
-    private boolean protocolFeaturesNegotiated()
-    {
-        return VirtioFeatures.has(ackedFeatures, F_PROTOCOL_FEATURES);
-    }
-
-    private boolean ready(final Vring vring)
-    {
-        return vring.num > 0 && vring.addressSet && vring.kicked && (vring.enabled || !protocolFeaturesNegotiated());
-    }
-
-    /** Stops the device if it runs, then starts it with the rings that are ready. */
-    private void reconfigure()
-    {
-        stopDevice();
-        final GuestMemory guestMemory = memory.guestMemory();
-        if (guestMemory == null)
-        {
-            return;
-        }
-        boolean any = false;
-        for (final Vring vring : vrings)
-        {
-            any |= ready(vring);
-        }
-        if (!any)
-        {
-            return;
-        }
-        final SplitQueue[] queues = new SplitQueue[vrings.length];
-        final EventFd[] kicks = new EventFd[vrings.length];
-        final EventFd[] calls = new EventFd[vrings.length];
-        final boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
-        for (int i = 0; i < vrings.length; i++)
-        {
-            final Vring vring = vrings[i];
-            final SplitQueue queue = new SplitQueue(SplitQueue.MAX_QUEUE_SIZE);
-            queues[i] = queue;
-            if (!ready(vring))
-            {
-                continue;
-            }
-            try
-            {
-                configure(queue, vring, guestMemory, eventIdx);
-                kicks[i] = vring.kick;
-                calls[i] = vring.call;
-            }
-            catch (final VhostUserException | QueueException e)
-            {
-                counters.badRing();
-                log("vring " + i + " not started: " + e.getMessage());
-                queue.reset();
-            }
-        }
-        try
-        {
-            device.reset();
-            device.activate(guestMemory, queues, ackedFeatures & ~VirtioFeatures.bit(F_PROTOCOL_FEATURES), new Interrupt()
-            {
-                @Override
-                public void signalUsedBuffers(final int queue)
-                {
-                    if (calls[queue] != null)
-                    {
-                        calls[queue].signal();
-                    }
-                }
-
-                @Override
-                public void signalConfigChange()
-                {
-                }
-            });
-        }
-        catch (final DeviceException e)
-        {
-            counters.deviceError();
-            log("device not started: " + e.getMessage());
-            return;
-        }
-        final DeviceHandle handle = engine.attach(name, device, guestMemory, queues, kicks, calls);
-        handle.onError(e ->
-        {
-            counters.deviceError();
-            log("device failed, it needs a reset: " + e.getMessage());
-        });
-        handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
-        running = handle;
-        runningQueues = queues;
-    }
-
-    private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx)
-        throws VhostUserException
-    {
-        final long desc = translate("descriptor table", vring.descUser, (long)DescriptorLayout.SIZE * vring.num);
-        final long avail = translate("available ring", vring.availUser, AvailRingLayout.byteSize(vring.num));
-        final long used = translate("used ring", vring.usedUser, UsedRingLayout.byteSize(vring.num));
-        queue.trySetSize(vring.num);
-        queue.trySetDescTableAddress(desc);
-        queue.trySetAvailRingAddress(avail);
-        queue.trySetUsedRingAddress(used);
-        queue.setEventIdx(eventIdx);
-        queue.setNextAvail(vring.base);
-        queue.setReady(true);
-        // The used index continues where the ring's memory says it is.
-        queue.setNextUsed(queue.usedIdxAcquire(guestMemory));
-        if (!queue.isValid(guestMemory))
-        {
-            throw new VhostUserException("ring outside mapped memory", false);
-        }
-    }
-
-    private long translate(final String what, final long userAddr, final long length) throws VhostUserException
-    {
-        final long gpa = memory.toGuestPhysical(userAddr, length);
-        if (gpa == -1)
-        {
-            throw new VhostUserException(what + " at front-end address " + GuestAddress.hex(userAddr) + " (+" + length +
-                " bytes) is not in mapped memory", false);
-        }
-        return gpa;
-    }
-
-    /** Stops the device through its actor (draining requests in flight) and records each ring's position. */
-    private void stopDevice()
-    {
-        final DeviceHandle handle = running;
-        if (handle == null)
-        {
-            return;
-        }
-        running = null;
-        try
-        {
-            handle.stop().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
-        }
-        finally
-        {
-            // Eventfds and mappings are released only once no engine thread can touch the device.
-            engine.detach(handle).orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
-        }
-        for (int i = 0; i < vrings.length; i++)
-        {
-            if (runningQueues[i].ready())
-            {
-                vrings[i].base = runningQueues[i].nextAvail();
-            }
-        }
-        runningQueues = null;
-    }
-
     /** Resets the device and the ring state; memory and fds stay. */
     private void resetDevice()
     {
-        stopDevice();
-        device.reset();
-        device.guestGone();
+        runner.reset();
         for (final Vring vring : vrings)
         {
-            vring.base = 0;
-            vring.enabled = false;
-            vring.kicked = false;
-            vring.addressSet = false;
-            vring.num = 0;
+            vring.forget();
         }
         status = 0;
     }
@@ -652,14 +466,9 @@ final class VhostUserBackend
         resetDevice();
         for (final Vring vring : vrings)
         {
-            closeEventFd(vring.kick);
-            closeEventFd(vring.call);
-            closeFd(vring.errFd);
-            vring.kick = null;
-            vring.call = null;
-            vring.errFd = -1;
+            vring.closeFds();
         }
-        closeFd(backendReqFd);
+        Fds.close(backendReqFd);
         backendReqFd = -1;
         memory.close();
         memory = new FrontEndMemory();
@@ -670,73 +479,11 @@ final class VhostUserBackend
     /** @return true while the device runs on the engine. */
     boolean running()
     {
-        return running != null;
+        return runner.running();
     }
 
     private void log(final String message)
     {
         System.err.println("virtio4j vhost-user " + name + ": " + message);
-    }
-
-    private static void closeEventFd(final EventFd eventFd)
-    {
-        if (eventFd != null)
-        {
-            try
-            {
-                eventFd.close();
-            }
-            catch (final ErrnoException e)
-            {
-                // Already closed by its peer's exit: nothing to release.
-            }
-        }
-    }
-
-    private static void closeFd(final int fd)
-    {
-        if (fd >= 0)
-        {
-            try
-            {
-                Linux.close(fd);
-            }
-            catch (final ErrnoException e)
-            {
-                // Already closed.
-            }
-        }
-    }
-
-    /** Hands out the fds of a message one by one; the ones not taken are closed. */
-    private static final class FdTaker
-    {
-        private final int[] fds;
-        private final int count;
-        private int taken;
-
-        FdTaker(final int[] fds, final int count)
-        {
-            this.fds = fds;
-            this.count = count;
-        }
-
-        int count()
-        {
-            return count;
-        }
-
-        int take()
-        {
-            return fds[taken++];
-        }
-
-        void closeRest()
-        {
-            while (taken < count)
-            {
-                closeFd(fds[taken++]);
-            }
-        }
     }
 }

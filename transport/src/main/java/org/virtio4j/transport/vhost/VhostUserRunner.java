@@ -1,0 +1,235 @@
+package org.virtio4j.transport.vhost;
+
+import java.util.concurrent.TimeUnit;
+
+import org.virtio4j.devices.core.DeviceException;
+import org.virtio4j.devices.core.Interrupt;
+import org.virtio4j.devices.core.VirtioDevice;
+import org.virtio4j.engine.DeviceHandle;
+import org.virtio4j.engine.Engine;
+import org.virtio4j.memory.GuestAddress;
+import org.virtio4j.memory.GuestMemory;
+import org.virtio4j.memory.linux.EventFd;
+import org.virtio4j.virtio.AvailRingLayout;
+import org.virtio4j.virtio.DescriptorLayout;
+import org.virtio4j.virtio.QueueException;
+import org.virtio4j.virtio.SplitQueue;
+import org.virtio4j.virtio.UsedRingLayout;
+import org.virtio4j.virtio.VirtioFeatures;
+
+import static org.virtio4j.transport.vhost.VhostUserMessage.F_PROTOCOL_FEATURES;
+
+/**
+ * The device of a vhost-user connection on the engine: started with the rings that are ready (each ring's
+ * addresses translated through the front-end's memory table and checked), stopped through its actor (draining every
+ * request in flight) with each ring's position recorded for GET_VRING_BASE, and reset.
+ *
+ * <p>Owned by the server thread of the connection; the device itself is touched only by its actors while it runs.
+ */
+final class VhostUserRunner
+{
+    private static final long STOP_TIMEOUT_SECONDS = 30;
+
+    private final String name;
+    private final VirtioDevice device;
+    private final Engine engine;
+    private final Vring[] vrings;
+    private final VhostUserCounters counters;
+    private FrontEndMemory memory;
+    private long ackedFeatures;
+    private DeviceHandle running;
+    private SplitQueue[] runningQueues;
+
+    VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserCounters counters)
+    {
+        this.name = name;
+        this.device = device;
+        this.engine = engine;
+        this.vrings = vrings;
+        this.counters = counters;
+    }
+
+    /**
+     * Stops the device if it runs, then starts it with the rings that are ready in this memory and with these
+     * features.
+     *
+     * @param memory        the front-end's memory table.
+     * @param ackedFeatures the negotiated features.
+     */
+    void restart(final FrontEndMemory memory, final long ackedFeatures)
+    {
+        this.memory = memory;
+        this.ackedFeatures = ackedFeatures;
+        reconfigure();
+    }
+
+    private boolean protocolFeaturesNegotiated()
+    {
+        return VirtioFeatures.has(ackedFeatures, F_PROTOCOL_FEATURES);
+    }
+
+    private boolean ready(final Vring vring)
+    {
+        return vring.ready(protocolFeaturesNegotiated());
+    }
+
+    /** Stops the device if it runs, then starts it with the rings that are ready. */
+    private void reconfigure()
+    {
+        stop();
+        final GuestMemory guestMemory = memory.guestMemory();
+        if (guestMemory == null)
+        {
+            return;
+        }
+        boolean any = false;
+        for (final Vring vring : vrings)
+        {
+            any |= ready(vring);
+        }
+        if (!any)
+        {
+            return;
+        }
+        final SplitQueue[] queues = new SplitQueue[vrings.length];
+        final EventFd[] kicks = new EventFd[vrings.length];
+        final EventFd[] calls = new EventFd[vrings.length];
+        final boolean eventIdx = VirtioFeatures.has(ackedFeatures, VirtioFeatures.RING_EVENT_IDX);
+        for (int i = 0; i < vrings.length; i++)
+        {
+            final Vring vring = vrings[i];
+            final SplitQueue queue = new SplitQueue(SplitQueue.MAX_QUEUE_SIZE);
+            queues[i] = queue;
+            if (!ready(vring))
+            {
+                continue;
+            }
+            try
+            {
+                configure(queue, vring, guestMemory, eventIdx);
+                kicks[i] = vring.kick;
+                calls[i] = vring.call;
+            }
+            catch (final VhostUserException | QueueException e)
+            {
+                counters.badRing();
+                log("vring " + i + " not started: " + e.getMessage());
+                queue.reset();
+            }
+        }
+        try
+        {
+            device.reset();
+            device.activate(guestMemory, queues, ackedFeatures & ~VirtioFeatures.bit(F_PROTOCOL_FEATURES), new Interrupt()
+            {
+                @Override
+                public void signalUsedBuffers(final int queue)
+                {
+                    if (calls[queue] != null)
+                    {
+                        calls[queue].signal();
+                    }
+                }
+
+                @Override
+                public void signalConfigChange()
+                {
+                }
+            });
+        }
+        catch (final DeviceException e)
+        {
+            counters.deviceError();
+            log("device not started: " + e.getMessage());
+            return;
+        }
+        final DeviceHandle handle = engine.attach(name, device, guestMemory, queues, kicks, calls);
+        handle.onError(e ->
+        {
+            counters.deviceError();
+            log("device failed, it needs a reset: " + e.getMessage());
+        });
+        handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        running = handle;
+        runningQueues = queues;
+    }
+
+    private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx)
+        throws VhostUserException
+    {
+        final long desc = translate("descriptor table", vring.descUser, (long)DescriptorLayout.SIZE * vring.num);
+        final long avail = translate("available ring", vring.availUser, AvailRingLayout.byteSize(vring.num));
+        final long used = translate("used ring", vring.usedUser, UsedRingLayout.byteSize(vring.num));
+        queue.trySetSize(vring.num);
+        queue.trySetDescTableAddress(desc);
+        queue.trySetAvailRingAddress(avail);
+        queue.trySetUsedRingAddress(used);
+        queue.setEventIdx(eventIdx);
+        queue.setNextAvail(vring.base);
+        queue.setReady(true);
+        // The used index continues where the ring's memory says it is.
+        queue.setNextUsed(queue.usedIdxAcquire(guestMemory));
+        if (!queue.isValid(guestMemory))
+        {
+            throw new VhostUserException("ring outside mapped memory", false);
+        }
+    }
+
+    private long translate(final String what, final long userAddr, final long length) throws VhostUserException
+    {
+        final long gpa = memory.toGuestPhysical(userAddr, length);
+        if (gpa == -1)
+        {
+            throw new VhostUserException(what + " at front-end address " + GuestAddress.hex(userAddr) + " (+" + length +
+                " bytes) is not in mapped memory", false);
+        }
+        return gpa;
+    }
+
+    /** Stops the device through its actor (draining requests in flight) and records each ring's position. */
+    void stop()
+    {
+        final DeviceHandle handle = running;
+        if (handle == null)
+        {
+            return;
+        }
+        running = null;
+        try
+        {
+            handle.stop().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        }
+        finally
+        {
+            // Eventfds and mappings are released only once no engine thread can touch the device.
+            engine.detach(handle).orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        }
+        for (int i = 0; i < vrings.length; i++)
+        {
+            if (runningQueues[i].ready())
+            {
+                vrings[i].base = runningQueues[i].nextAvail();
+            }
+        }
+        runningQueues = null;
+    }
+
+    /** Stops the device and resets it; the rings' configuration is the caller's to forget. */
+    void reset()
+    {
+        stop();
+        device.reset();
+        device.guestGone();
+    }
+
+    /** @return true while the device runs on the engine. */
+    boolean running()
+    {
+        return running != null;
+    }
+
+    private void log(final String message)
+    {
+        System.err.println("virtio4j vhost-user " + name + ": " + message);
+    }
+}
