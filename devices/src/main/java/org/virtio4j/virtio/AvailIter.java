@@ -15,6 +15,7 @@ public final class AvailIter
     private final SplitQueue queue;
     private GuestMemory memory;
     private int lastIndex;
+    private boolean lastResubmitted;
 
     AvailIter(final SplitQueue queue)
     {
@@ -49,6 +50,15 @@ public final class AvailIter
      */
     public boolean next(final DescriptorChain chain)
     {
+        final InflightQueue inflight = queue.inflight();
+        if (inflight != null && inflight.hasResubmit())
+        {
+            // A previous back-end's chains first, oldest first; they are still marked in flight.
+            lastResubmitted = true;
+            chain.reset(memory, queue.descTable(), queue.size(), inflight.nextResubmit());
+            return true;
+        }
+        lastResubmitted = false;
         final int nextAvail = queue.nextAvail();
         if (nextAvail == lastIndex)
         {
@@ -72,13 +82,26 @@ public final class AvailIter
             return false;
         }
         queue.advanceNextAvail();
+        if (inflight != null && head < size)
+        {
+            // In flight before any work for it starts (and before the next avail entry is read).
+            inflight.taken(head);
+        }
         chain.reset(memory, queue.descTable(), size, head);
         return true;
     }
 
-    /** Steps back one entry (see {@link SplitQueue#goToPreviousPosition()}). */
+    /** Steps back the entry {@link #next} just took (see {@link SplitQueue#goToPreviousPosition()}). */
     public void goToPreviousPosition()
     {
-        queue.goToPreviousPosition();
+        if (lastResubmitted)
+        {
+            queue.inflight().unresubmit();
+            lastResubmitted = false;
+        }
+        else
+        {
+            queue.goToPreviousPosition();
+        }
     }
 }

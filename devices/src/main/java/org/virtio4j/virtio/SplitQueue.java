@@ -28,6 +28,7 @@ public final class SplitQueue
     private long availRing;
     private long usedRing;
     private int nextAvail;
+    private InflightQueue inflight;
     private int nextUsed;
     private int numAdded;
     private boolean eventIdx;
@@ -283,6 +284,24 @@ public final class SplitQueue
         nextUsed = 0;
         numAdded = 0;
         eventIdx = false;
+        inflight = null;
+    }
+
+    /**
+     * Records every chain taken and returned in an inflight region from now on (vhost-user INFLIGHT_SHMFD), and
+     * resubmits, before any new avail entry, the chains a previous back-end left in flight there.
+     *
+     * @param tracking the queue's region, already {@link InflightQueue#recover recovered}; null to stop tracking.
+     */
+    public void trackInflight(final InflightQueue tracking)
+    {
+        inflight = tracking;
+    }
+
+    /** @return the inflight tracking of this queue, or null. */
+    public InflightQueue inflight()
+    {
+        return inflight;
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -431,6 +450,11 @@ public final class SplitQueue
         }
         final long element = ringField(usedRing,
             UsedRingLayout.RING_OFFSET + (long)UsedRingLayout.ELEMENT_SIZE * RingIndex.slot(nextUsed, size));
+        final InflightQueue inflight = this.inflight;
+        if (inflight != null)
+        {
+            inflight.returning(head);
+        }
         try
         {
             // One 8-byte little-endian store: id in the low half, len in the high half.
@@ -450,6 +474,11 @@ public final class SplitQueue
         catch (final GuestMemoryException e)
         {
             throw new QueueException(QueueError.GUEST_MEMORY, e);
+        }
+        if (inflight != null)
+        {
+            // Cleared only once used.idx covers it: a crash in between leaves it recoverable, never lost.
+            inflight.returned(head, nextUsed);
         }
     }
 

@@ -237,7 +237,6 @@ final class BlkQueue implements AsyncDevice, DeviceCounters
         if (queueIo == null)
         {
             // Not ready when the device was activated: nothing is taken until it is activated again.
-            iter.goToPreviousPosition();
             return 0;
         }
         while (iter.next(chain))

@@ -38,6 +38,8 @@ final class VhostUserBackend
     private int status;
     private int backendReqFd = -1;
     private final VhostUserRunner runner;
+    private final VhostUserInflight inflight;
+    private int replyFd = -1;
 
     VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters)
     {
@@ -49,7 +51,8 @@ final class VhostUserBackend
         {
             vrings[i] = new Vring();
         }
-        runner = new VhostUserRunner(name, device, engine, vrings, counters);
+        inflight = new VhostUserInflight(vrings.length);
+        runner = new VhostUserRunner(name, device, engine, vrings, inflight, counters);
     }
 
     /** @return the features offered to the front-end: the device's, plus the protocol-features extension. */
@@ -66,9 +69,18 @@ final class VhostUserBackend
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_BACKEND_REQ) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIG) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_RESET_DEVICE) |
-            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_INFLIGHT_SHMFD);
         // Not STATUS: QEMU 7.2 then sends SET_STATUS(0) before every VM stop (pause, snapshot, migration) and
         // expects GET_VRING_BASE to return the ring's position afterwards; without it, stops are ring stops only.
+    }
+
+    /** @return the fd to send with the reply just made (GET_INFLIGHT_FD), or -1; asked once per reply. */
+    int takeReplyFd()
+    {
+        final int fd = replyFd;
+        replyFd = -1;
+        return fd;
     }
 
     boolean replyAckNegotiated()
@@ -345,6 +357,22 @@ final class VhostUserBackend
                 reply.set(LE_U64, 0, status);
                 return 8;
             }
+            case VhostUserRequest.GET_INFLIGHT_FD ->
+            {
+                expect(request, size, VhostUserMessage.INFLIGHT_SIZE, fds, 0);
+                replyFd = inflight.get(payload, reply);
+                return VhostUserMessage.INFLIGHT_SIZE;
+            }
+            case VhostUserRequest.SET_INFLIGHT_FD ->
+            {
+                expect(request, size, VhostUserMessage.INFLIGHT_SIZE, fds, 1);
+                runner.stop();
+                inflight.set(payload, fds.take());
+                log("inflight region of " + Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 16)) + " queues of " +
+                    Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 18)) + " entries mapped");
+                runner.restart(memory, ackedFeatures);
+                return -1;
+            }
             case VhostUserRequest.RESET_DEVICE ->
             {
                 expect(request, size, 0, fds, 0);
@@ -470,6 +498,7 @@ final class VhostUserBackend
         }
         Fds.close(backendReqFd);
         backendReqFd = -1;
+        inflight.close();
         memory.close();
         memory = new FrontEndMemory();
         ackedFeatures = 0;

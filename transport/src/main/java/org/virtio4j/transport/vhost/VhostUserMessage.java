@@ -63,6 +63,10 @@ public final class VhostUserMessage
     public static final int PROTOCOL_F_CONFIG = 9;
     /** Protocol feature: RESET_DEVICE. */
     public static final int PROTOCOL_F_RESET_DEVICE = 13;
+    /** {@code VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD}: inflight tracking in shared memory (back-end reconnect). */
+    public static final int PROTOCOL_F_INFLIGHT_SHMFD = 12;
+    /** {@code VhostUserInflight}: mmap_size u64, mmap_offset u64, num_queues u16, queue_size u16, 4 bytes of padding. */
+    public static final int INFLIGHT_SIZE = 24;
     /** Protocol feature: ADD_MEM_REG / REM_MEM_REG / GET_MAX_MEM_SLOTS. */
     public static final int PROTOCOL_F_CONFIGURE_MEM_SLOTS = 15;
     /** Protocol feature: SET_STATUS / GET_STATUS. */

@@ -57,6 +57,10 @@ public final class VhostUserRequest
     public static final int SET_CONFIG = 25;
     /** Resets the device (with the RESET_DEVICE protocol feature). */
     public static final int RESET_DEVICE = 34;
+    /** {@code VHOST_USER_GET_INFLIGHT_FD}: the front-end asks for a shared inflight region. */
+    public static final int GET_INFLIGHT_FD = 31;
+    /** {@code VHOST_USER_SET_INFLIGHT_FD}: the front-end hands the inflight region (back) to the back-end. */
+    public static final int SET_INFLIGHT_FD = 32;
     /** How many memory slots the back-end supports (u64 reply). */
     public static final int GET_MAX_MEM_SLOTS = 36;
     /** Adds one memory region, with its fd. */
@@ -102,6 +106,8 @@ public final class VhostUserRequest
             case GET_CONFIG -> "GET_CONFIG";
             case SET_CONFIG -> "SET_CONFIG";
             case RESET_DEVICE -> "RESET_DEVICE";
+            case GET_INFLIGHT_FD -> "GET_INFLIGHT_FD";
+            case SET_INFLIGHT_FD -> "SET_INFLIGHT_FD";
             case GET_MAX_MEM_SLOTS -> "GET_MAX_MEM_SLOTS";
             case ADD_MEM_REG -> "ADD_MEM_REG";
             case REM_MEM_REG -> "REM_MEM_REG";

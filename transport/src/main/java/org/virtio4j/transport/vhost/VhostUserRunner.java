@@ -12,6 +12,7 @@ import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.linux.EventFd;
 import org.virtio4j.virtio.AvailRingLayout;
 import org.virtio4j.virtio.DescriptorLayout;
+import org.virtio4j.virtio.InflightQueue;
 import org.virtio4j.virtio.QueueException;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.UsedRingLayout;
@@ -34,14 +35,17 @@ final class VhostUserRunner
     private final VirtioDevice device;
     private final Engine engine;
     private final Vring[] vrings;
+    private final VhostUserInflight inflight;
     private final VhostUserCounters counters;
     private FrontEndMemory memory;
     private long ackedFeatures;
     private DeviceHandle running;
     private SplitQueue[] runningQueues;
 
-    VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserCounters counters)
+    VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserInflight inflight,
+        final VhostUserCounters counters)
     {
+        this.inflight = inflight;
         this.name = name;
         this.device = device;
         this.engine = engine;
@@ -106,7 +110,7 @@ final class VhostUserRunner
             }
             try
             {
-                configure(queue, vring, guestMemory, eventIdx);
+                configure(queue, vring, guestMemory, eventIdx, i);
                 kicks[i] = vring.kick;
                 calls[i] = vring.call;
             }
@@ -154,7 +158,7 @@ final class VhostUserRunner
         runningQueues = queues;
     }
 
-    private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx)
+    private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx, final int index)
         throws VhostUserException
     {
         final long desc = translate("descriptor table", vring.descUser, (long)DescriptorLayout.SIZE * vring.num);
@@ -172,6 +176,19 @@ final class VhostUserRunner
         if (!queue.isValid(guestMemory))
         {
             throw new VhostUserException("ring outside mapped memory", false);
+        }
+        final InflightQueue tracking = inflight.queue(index, vring.num);
+        if (tracking != null)
+        {
+            // After a back-end restart QEMU restarts the ring at used.idx: the chains the previous process still
+            // had in flight are resubmitted (oldest first) and the avail entries they came from are not taken again.
+            final int resubmit = tracking.recover(queue.nextUsed());
+            if (resubmit > 0)
+            {
+                queue.setNextAvail(vring.base + resubmit);
+                log("vring " + index + ": resubmitting " + resubmit + " requests a previous back-end left in flight");
+            }
+            queue.trackInflight(tracking);
         }
     }
 

@@ -41,6 +41,7 @@ public final class VhostUserServer implements AutoCloseable
     private final Arena arena = Arena.ofShared();
     private final MemorySegment header = arena.allocate(VhostUserMessage.HEADER_SIZE, 8);
     private final MemorySegment payload = arena.allocate(VhostUserMessage.MAX_PAYLOAD, 8);
+    private final int[] replyFds = new int[1];
     private final MemorySegment reply = arena.allocate(VhostUserMessage.HEADER_SIZE + VhostUserMessage.MAX_PAYLOAD, 8);
     private final int[] fds = new int[UnixSocket.MAX_FDS];
     private volatile UnixSocket connection;
@@ -252,8 +253,15 @@ public final class VhostUserServer implements AutoCloseable
         reply.set(LE_U32, 0, request);
         reply.set(LE_U32, 4, VhostUserMessage.VERSION | VhostUserMessage.REPLY);
         reply.set(LE_U32, 8, replySize);
+        final int replyFd = failed ? -1 : backend.takeReplyFd();
         try
         {
+            if (replyFd >= 0)
+            {
+                replyFds[0] = replyFd;
+                client.send(reply, VhostUserMessage.HEADER_SIZE + replySize, replyFds, 1);
+                return true;
+            }
             client.send(reply, VhostUserMessage.HEADER_SIZE + replySize, fds, 0);
             return true;
         }

@@ -1,0 +1,159 @@
+package org.virtio4j.tuning;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The back-end killed (SIGKILL) and restarted under a running Linux guest, while the guest writes and reads back
+ * its disk from four processes at once (many requests in flight, completed out of order by io_uring): QEMU reconnects
+ * ({@code reconnect=1}), hands the new process the inflight region the old one filled, and the new process
+ * resubmits what was in flight. Every round must read back what it wrote, with no I/O error and no hang.
+ */
+class RealGuestReconnectTest
+{
+    private static final long DISK = 64L << 20;
+    private static final int ROUNDS = 60;
+    private static final int KILLS = 4;
+
+    @TempDir
+    Path dir;
+
+    private static final String INIT = """
+        #!/bin/busybox sh
+        /bin/busybox --install -s /bin
+        mount -t proc proc /proc
+        mount -t sysfs sys /sys
+        mount -t devtmpfs dev /dev
+        for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "GUEST: insmod $m failed"; done
+        i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+        echo "GUEST: io starting"
+        ok=0; r=0
+        while [ $r -lt @ROUNDS@ ]; do
+          yes "round $r" | head -c 262144 > /tmp/p
+          base=$((r % 8 * 512))
+          for j in 0 1 2 3; do dd if=/tmp/p of=/dev/vda bs=4096 seek=$((base + j * 64)) oflag=direct 2>/dev/null & done; wait
+          for j in 0 1 2 3; do dd if=/dev/vda of=/tmp/b$j bs=4096 skip=$((base + j * 64)) count=64 iflag=direct 2>/dev/null & done; wait
+          good=1; for j in 0 1 2 3; do cmp -s /tmp/p /tmp/b$j || good=0; done
+          ok=$((ok + good))
+          r=$((r+1))
+        done
+        echo "GUEST: rounds ok $ok"
+        echo "GUEST: done"
+        poweroff -f
+        """;
+
+    @Test
+    void shouldLoseAndRepeatNoIoWhenTheBackEndIsKilledAndRestarted() throws Exception
+    {
+        final Path image = dir.resolve("disk.img");
+        try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
+        {
+            file.setLength(DISK);
+        }
+        final GuestImage guest = GuestImage.build(dir, List.of("virtio_pci", "virtio_blk"), List.of(),
+            INIT.replace("@ROUNDS@", String.valueOf(ROUNDS)));
+        final Path socket = dir.resolve("blk.sock");
+        final AtomicReference<Process> server = new AtomicReference<>(start(socket, image, 0));
+        final List<String> events = new CopyOnWriteArrayList<>();
+        final Thread[] killer = new Thread[1];
+        try
+        {
+            awaitSocket(socket, server.get());
+            final String console = guest.boot(List.of(
+                "-chardev", "socket,id=c0,path=" + socket + ",reconnect=1",
+                "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1,queue-size=128"),
+                1, 240, line ->
+                {
+                    if (line.contains("GUEST: io starting"))
+                    {
+                        killer[0] = Thread.ofPlatform().start(() -> killAndRestart(socket, image, server, events));
+                    }
+                });
+            if (killer[0] != null)
+            {
+                killer[0].join(TimeUnit.SECONDS.toMillis(60));
+            }
+            assertEquals(KILLS, events.stream().filter(e -> e.startsWith("restarted")).count(), () -> "restarts: " + events);
+            assertTrue(console.contains("GUEST: rounds ok " + ROUNDS), () -> "every round read back what it wrote:\n" + console + "\n" + events);
+            assertFalse(console.contains("error, dev vda") || console.contains("I/O error") || console.contains("is not a head"),
+                () -> "the guest saw an I/O error:\n" + console);
+            int resubmitted = 0;
+            for (int i = 1; i <= KILLS; i++)
+            {
+                final String log = Files.readString(dir.resolve("server" + i + ".log"));
+                assertTrue(log.contains("inflight region of 1 queues of 128 entries mapped"),
+                    () -> "QEMU handed the inflight region to the restarted back-end:\n" + log);
+                resubmitted += (int)log.lines().filter(l -> l.contains("resubmitting")).count();
+            }
+            System.out.printf("back-end killed %d times under guest I/O; %d restarts found requests in flight and resubmitted them%n",
+                KILLS, resubmitted);
+        }
+        finally
+        {
+            server.get().toHandle().destroy();
+            server.get().waitFor(60, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Kills the back-end with SIGKILL a few times while the guest's I/O runs, each time starting a new one. */
+    private void killAndRestart(final Path socket, final Path image, final AtomicReference<Process> server, final List<String> events)
+    {
+        try
+        {
+            for (int i = 1; i <= KILLS; i++)
+            {
+                Thread.sleep(1500);
+                final Process old = server.get();
+                old.destroyForcibly();
+                old.waitFor(30, TimeUnit.SECONDS);
+                events.add("killed " + i);
+                final Process next = start(socket, image, i);
+                server.set(next);
+                awaitSocket(socket, next);
+                events.add("restarted " + i);
+            }
+        }
+        catch (final IOException | InterruptedException | RuntimeException e)
+        {
+            events.add("failed: " + e);
+        }
+    }
+
+    private Process start(final Path socket, final Path image, final int generation) throws IOException
+    {
+        Files.deleteIfExists(socket);
+        final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
+            "-Dvirtio4j.engine.countersDir=" + dir.resolve("counters" + generation),
+            "-cp", System.getProperty("java.class.path"), Virtio4j.class.getName(), "serve",
+            // O_DIRECT: every request waits for the disk, so a kill finds requests in flight.
+            "--blk", "socket=" + socket + ",path=" + image + ",direct=on")
+            .redirectErrorStream(true).redirectOutput(dir.resolve("server" + generation + ".log").toFile()).start();
+    }
+
+    private static void awaitSocket(final Path socket, final Process server) throws InterruptedException
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.exists(socket))
+        {
+            if (!server.isAlive() || System.nanoTime() > deadline)
+            {
+                throw new IllegalStateException("the back-end did not listen on " + socket);
+            }
+            Thread.sleep(20);
+        }
+    }
+}
