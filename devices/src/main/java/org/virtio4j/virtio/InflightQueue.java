@@ -53,7 +53,10 @@ public final class InflightQueue
      * region (version 0) is initialised and yields nothing.
      *
      * @param guestUsedIdx used.idx as guest memory holds it now.
-     * @return the chains to resubmit (the caller moves its next avail index on by this many).
+     * @return -1 for a fresh region (the ring starts where the front-end says); otherwise the chains to
+     *         resubmit: every avail entry up to used.idx plus that many was taken by a previous back-end, so the
+     *         ring goes on from there (the front-end's base may lag behind the completions that back-end made
+     *         while it was going away).
      * @throws QueueException if the region holds a layout this back-end does not know.
      */
     public int recover(final int guestUsedIdx)
@@ -68,7 +71,7 @@ public final class InflightQueue
             region.set(JAVA_SHORT_UNALIGNED, InflightLayout.USED_IDX, (short)guestUsedIdx);
             region.set(JAVA_SHORT_UNALIGNED, InflightLayout.VERSION_OFFSET, (short)InflightLayout.VERSION);
             counter = 0;
-            return 0;
+            return -1;
         }
         if (version != InflightLayout.VERSION)
         {

@@ -56,7 +56,7 @@ class InflightQueueTest
         queue.setNextUsed(queue.usedIdxAcquire(memory));
         final InflightQueue inflight = new InflightQueue(region, SIZE);
         final int resubmit = inflight.recover(queue.usedIdxAcquire(memory));
-        queue.setNextAvail(base + resubmit);
+        queue.setNextAvail(resubmit < 0 ? base : queue.nextUsed() + resubmit);
         queue.trackInflight(inflight);
         return queue;
     }
@@ -134,10 +134,32 @@ class InflightQueueTest
     }
 
     @Test
+    void shouldGoOnAfterTheLastCompletionWhenTheFrontEndsBaseLagsBehind() throws Exception
+    {
+        final GuestMemory memory = memory();
+        final DriverQueue driver = new DriverQueue(memory, 0, SIZE);
+        for (int i = 0; i < 4; i++)
+        {
+            driver.addChain(DriverBuffer.writable(0x8000 + i * 64L, 64));
+        }
+        final SplitQueue first = backEnd(driver, region, memory, 0);
+        final AvailIter iter = first.iter(memory);
+        final DescriptorChain chain = new DescriptorChain();
+        while (iter.next(chain))
+        {
+            first.addUsed(memory, chain.headIndex(), 1);
+        }
+        // The front-end saw used.idx 1 when the connection closed; this back-end went on to complete all four.
+        final SplitQueue second = backEnd(driver, region, memory, 1);
+        assertEquals(4, second.nextAvail(), "nothing completed is taken again");
+        assertFalse(second.iter(memory).next(chain));
+    }
+
+    @Test
     void shouldStartAFreshRegionWithNothingToResubmit()
     {
         final InflightQueue inflight = new InflightQueue(region, SIZE);
-        assertEquals(0, inflight.recover(7));
+        assertEquals(-1, inflight.recover(7), "fresh: the ring starts where the front-end says");
         assertEquals(InflightLayout.VERSION, region.get(JAVA_SHORT_UNALIGNED, InflightLayout.VERSION_OFFSET));
         assertEquals(SIZE, region.get(JAVA_SHORT_UNALIGNED, InflightLayout.DESC_NUM));
         assertFalse(inflight.hasResubmit());

@@ -9,8 +9,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -55,8 +56,13 @@ class RealGuestReconnectTest
         poweroff -f
         """;
 
-    @Test
-    void shouldLoseAndRepeatNoIoWhenTheBackEndIsKilledAndRestarted() throws Exception
+    /**
+     * @param signal KILL: the back-end dies with requests in flight (the new one resubmits them); TERM: a graceful
+     *               restart or upgrade (the old one drains and flushes first).
+     */
+    @ParameterizedTest(name = "SIG{0}")
+    @ValueSource(strings = {"TERM", "KILL"})
+    void shouldLoseAndRepeatNoIoWhenTheBackEndIsStoppedAndRestarted(final String signal) throws Exception
     {
         final Path image = dir.resolve("disk.img");
         try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
@@ -72,16 +78,16 @@ class RealGuestReconnectTest
         try
         {
             awaitSocket(socket, server.get());
-            final String console = guest.boot(List.of(
+            final String console = bootOrExplain(guest, List.of(
                 "-chardev", "socket,id=c0,path=" + socket + ",reconnect=1",
                 "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1,queue-size=128"),
-                1, 240, line ->
+                line ->
                 {
                     if (line.contains("GUEST: io starting"))
                     {
-                        killer[0] = Thread.ofPlatform().start(() -> killAndRestart(socket, image, server, events));
+                        killer[0] = Thread.ofPlatform().start(() -> killAndRestart(socket, image, server, events, signal.equals("KILL")));
                     }
-                });
+                }, events);
             if (killer[0] != null)
             {
                 killer[0].join(TimeUnit.SECONDS.toMillis(60));
@@ -98,8 +104,17 @@ class RealGuestReconnectTest
                     () -> "QEMU handed the inflight region to the restarted back-end:\n" + log);
                 resubmitted += (int)log.lines().filter(l -> l.contains("resubmitting")).count();
             }
-            System.out.printf("back-end killed %d times under guest I/O; %d restarts found requests in flight and resubmitted them%n",
-                KILLS, resubmitted);
+            System.out.printf("back-end stopped with SIG%s %d times under guest I/O; %d restarts found requests in flight and resubmitted them%n",
+                signal, KILLS, resubmitted);
+            if (!kill(signal))
+            {
+                for (int i = 0; i < KILLS; i++)
+                {
+                    final String log = Files.readString(dir.resolve("server" + i + ".log"));
+                    assertTrue(log.contains("virtio4j serve: stopped"), () -> "a clean, drained stop on SIGTERM:\n" + log);
+                }
+                assertEquals(0, resubmitted, "a graceful stop leaves nothing in flight");
+            }
         }
         finally
         {
@@ -108,8 +123,37 @@ class RealGuestReconnectTest
         }
     }
 
+    /** Boots the guest; if it does not finish, says what the back-ends logged and what the test did. */
+    private String bootOrExplain(final GuestImage guest, final List<String> devices, final java.util.function.Consumer<String> listener,
+        final List<String> events) throws IOException, InterruptedException
+    {
+        try
+        {
+            return guest.boot(devices, 1, 180, listener);
+        }
+        catch (final IllegalStateException e)
+        {
+            final StringBuilder logs = new StringBuilder(e.getMessage()).append("\ntest: ").append(events);
+            for (int i = 0; i <= KILLS; i++)
+            {
+                final Path log = dir.resolve("server" + i + ".log");
+                if (Files.exists(log))
+                {
+                    logs.append("\n--- back-end ").append(i).append(":\n").append(Files.readString(log));
+                }
+            }
+            throw new IllegalStateException(logs.toString(), e);
+        }
+    }
+
+    private static boolean kill(final String signal)
+    {
+        return signal.equals("KILL");
+    }
+
     /** Kills the back-end with SIGKILL a few times while the guest's I/O runs, each time starting a new one. */
-    private void killAndRestart(final Path socket, final Path image, final AtomicReference<Process> server, final List<String> events)
+    private void killAndRestart(final Path socket, final Path image, final AtomicReference<Process> server, final List<String> events,
+        final boolean kill)
     {
         try
         {
@@ -117,8 +161,18 @@ class RealGuestReconnectTest
             {
                 Thread.sleep(1500);
                 final Process old = server.get();
-                old.destroyForcibly();
-                old.waitFor(30, TimeUnit.SECONDS);
+                if (kill)
+                {
+                    old.destroyForcibly();
+                }
+                else
+                {
+                    old.toHandle().destroy();
+                }
+                if (!old.waitFor(30, TimeUnit.SECONDS))
+                {
+                    events.add("did not exit " + i);
+                }
                 events.add("killed " + i);
                 final Process next = start(socket, image, i);
                 server.set(next);

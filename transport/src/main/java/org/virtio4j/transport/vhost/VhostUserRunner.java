@@ -156,6 +156,15 @@ final class VhostUserRunner
         handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
         running = handle;
         runningQueues = queues;
+        // One call per started ring: completions a previous back-end (or this one, before a stop) wrote while the
+        // front-end had the guest's notifier masked would otherwise wait for an interrupt that never comes.
+        for (final EventFd call : calls)
+        {
+            if (call != null)
+            {
+                call.signal();
+            }
+        }
     }
 
     private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx, final int index)
@@ -180,12 +189,17 @@ final class VhostUserRunner
         final InflightQueue tracking = inflight.queue(index, vring.num);
         if (tracking != null)
         {
-            // After a back-end restart QEMU restarts the ring at used.idx: the chains the previous process still
-            // had in flight are resubmitted (oldest first) and the avail entries they came from are not taken again.
+            // A region a back-end tracked into: every avail entry before used.idx plus the chains still in flight was
+            // taken; those chains are resubmitted (oldest first) and their entries not taken again. QEMU's base is
+            // not enough: it is the used.idx it saw when the connection closed, and a back-end stopping gracefully
+            // completes requests after that.
             final int resubmit = tracking.recover(queue.nextUsed());
+            if (resubmit >= 0)
+            {
+                queue.setNextAvail(queue.nextUsed() + resubmit);
+            }
             if (resubmit > 0)
             {
-                queue.setNextAvail(vring.base + resubmit);
                 log("vring " + index + ": resubmitting " + resubmit + " requests a previous back-end left in flight");
             }
             queue.trackInflight(tracking);
