@@ -33,6 +33,8 @@ final class BlkSlot
     int queue;
     int head;
     int stage;
+    /** True once a read or write has passed the wait for a read-modify-write and counts as in flight. */
+    boolean begun;
     /** Operations of this slot in flight. */
     int pending;
     /** The first failure, or null. */
@@ -78,6 +80,7 @@ final class BlkSlot
         this.queue = queue;
         this.head = head;
         stage = TRANSFER;
+        begun = false;
         pending = 0;
         error = null;
         retries = 0;
