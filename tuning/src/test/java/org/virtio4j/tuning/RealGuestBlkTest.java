@@ -43,14 +43,7 @@ class RealGuestBlkTest
     @TempDir
     Path dir;
 
-    private static final String INIT = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        mount -t proc proc /proc
-        mount -t sysfs sys /sys
-        mount -t devtmpfs dev /dev
-        for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "GUEST: insmod $m failed"; done
-        i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+    private static final String INIT = GuestInit.script("-b /dev/vda", """
         echo "GUEST: vda sectors $(cat /sys/block/vda/size) queues $(ls /sys/block/vda/mq | wc -l)"
         yes virtio4j-pattern | head -c 16777216 > /tmp/pattern
         taskset 1 dd if=/tmp/pattern of=/dev/vda bs=4096 seek=8192 count=2048 oflag=direct conv=fsync 2>/dev/null &&
@@ -77,7 +70,7 @@ class RealGuestBlkTest
         /sbin/e2fsck -fn /dev/vda >/tmp/fsck 2>&1 && echo "GUEST: fsck clean"
         echo "GUEST: done"
         poweroff -f
-        """;
+        """);
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"virtio4j serve", "virtio4j serve direct=on", "qemu-storage-daemon"})

@@ -32,14 +32,7 @@ class RealGuestReconnectTest
     @TempDir
     Path dir;
 
-    private static final String INIT = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        mount -t proc proc /proc
-        mount -t sysfs sys /sys
-        mount -t devtmpfs dev /dev
-        for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "GUEST: insmod $m failed"; done
-        i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+    private static final String INIT = GuestInit.script("-b /dev/vda", """
         echo "GUEST: io starting"
         ok=0; r=0
         while [ $r -lt @ROUNDS@ ]; do
@@ -54,7 +47,7 @@ class RealGuestReconnectTest
         echo "GUEST: rounds ok $ok"
         echo "GUEST: done"
         poweroff -f
-        """;
+        """);
 
     /**
      * @param signal KILL: the back-end dies with requests in flight (the new one resubmits them); TERM: a graceful
@@ -77,7 +70,7 @@ class RealGuestReconnectTest
         final Thread[] killer = new Thread[1];
         try
         {
-            awaitSocket(socket, server.get());
+            ServeProcess.awaitSocket(socket, server.get());
             final String console = bootOrExplain(guest, List.of(
                 "-chardev", "socket,id=c0,path=" + socket + ",reconnect=1",
                 "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1,queue-size=128"),
@@ -176,7 +169,7 @@ class RealGuestReconnectTest
                 events.add("killed " + i);
                 final Process next = start(socket, image, i);
                 server.set(next);
-                awaitSocket(socket, next);
+                ServeProcess.awaitSocket(socket, next);
                 events.add("restarted " + i);
             }
         }
@@ -189,25 +182,8 @@ class RealGuestReconnectTest
     private Process start(final Path socket, final Path image, final int generation) throws IOException
     {
         Files.deleteIfExists(socket);
-        final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
-            "-Dvirtio4j.engine.countersDir=" + dir.resolve("counters" + generation),
-            "-cp", System.getProperty("java.class.path"), Virtio4j.class.getName(), "serve",
-            // O_DIRECT: every request waits for the disk, so a kill finds requests in flight.
-            "--blk", "socket=" + socket + ",path=" + image + ",direct=on")
-            .redirectErrorStream(true).redirectOutput(dir.resolve("server" + generation + ".log").toFile()).start();
-    }
-
-    private static void awaitSocket(final Path socket, final Process server) throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(socket))
-        {
-            if (!server.isAlive() || System.nanoTime() > deadline)
-            {
-                throw new IllegalStateException("the back-end did not listen on " + socket);
-            }
-            Thread.sleep(20);
-        }
+        // O_DIRECT: every request waits for the disk, so a kill finds requests in flight.
+        return ServeProcess.start(dir.resolve("counters" + generation), dir.resolve("server" + generation + ".log"),
+            "--blk", "socket=" + socket + ",path=" + image + ",direct=on");
     }
 }

@@ -35,14 +35,7 @@ class RealGuestStopContTest
     @TempDir
     Path dir;
 
-    private static final String INIT = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        mount -t proc proc /proc
-        mount -t sysfs sys /sys
-        mount -t devtmpfs dev /dev
-        for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "GUEST: insmod $m failed"; done
-        i=0; while [ ! -b /dev/vda ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+    private static final String INIT = GuestInit.script("-b /dev/vda", """
         echo "GUEST: io starting"
         ok=0; r=0
         while [ $r -lt @ROUNDS@ ]; do
@@ -55,7 +48,7 @@ class RealGuestStopContTest
         echo "GUEST: rounds ok $ok"
         echo "GUEST: done"
         poweroff -f
-        """;
+        """);
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"virtio4j serve", "qemu-storage-daemon"})
@@ -75,7 +68,7 @@ class RealGuestStopContTest
         final Thread[] driver = new Thread[1];
         try
         {
-            awaitSocket(socket, server);
+            ServeProcess.awaitSocket(socket, server);
             final String console = guest.boot(List.of("-qmp", "unix:" + qmp + ",server=on,wait=off",
                 "-chardev", "socket,id=c0,path=" + socket, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1,queue-size=128"),
                 1, 180, line ->
@@ -160,12 +153,7 @@ class RealGuestStopContTest
 
     private Process startVirtio4j(final Path socket, final Path image) throws IOException
     {
-        final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED", "--enable-native-access=ALL-UNNAMED",
-            "-Dvirtio4j.engine.countersDir=" + dir.resolve("counters"),
-            "-cp", System.getProperty("java.class.path"), Virtio4j.class.getName(), "serve",
-            "--blk", "socket=" + socket + ",path=" + image)
-            .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+        return ServeProcess.start(dir.resolve("counters"), dir.resolve("server.log"), "--blk", "socket=" + socket + ",path=" + image);
     }
 
     private Process startQsd(final Path socket, final Path image) throws IOException
@@ -174,18 +162,5 @@ class RealGuestStopContTest
             "--blockdev", "driver=file,node-name=disk,filename=" + image + ",cache.direct=off",
             "--export", "type=vhost-user-blk,id=exp0,node-name=disk,addr.type=unix,addr.path=" + socket + ",writable=on,num-queues=1")
             .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
-    }
-
-    private static void awaitSocket(final Path socket, final Process server) throws InterruptedException
-    {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.exists(socket))
-        {
-            if (!server.isAlive() || System.nanoTime() > deadline)
-            {
-                throw new IllegalStateException("the back-end did not listen on " + socket);
-            }
-            Thread.sleep(20);
-        }
     }
 }

@@ -39,21 +39,14 @@ class RealGuestVsockTest
     @TempDir
     Path dir;
 
-    private static final String INIT = """
-        #!/bin/busybox sh
-        /bin/busybox --install -s /bin
-        mount -t proc proc /proc
-        mount -t sysfs sys /sys
-        mount -t devtmpfs dev /dev
-        for m in @MODULES@; do insmod /lib/modules/$m.ko || echo "GUEST: insmod $m failed"; done
-        i=0; while [ ! -c /dev/vsock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+    private static final String INIT = GuestInit.script("-c /dev/vsock", """
         /bin/vsock-tool listen 5000 &
         listener=$!
         /bin/vsock-tool connect 2 1234 "hello from guest"
         wait $listener
         echo "GUEST: done"
         poweroff -f
-        """;
+        """);
 
     @Test
     void shouldCarryStreamsBothWaysBetweenARealGuestAndHostSockets() throws Exception
