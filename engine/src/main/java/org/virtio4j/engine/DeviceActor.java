@@ -170,6 +170,14 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             }
             work += drained;
             touchCompleted(device, counts);
+            for (final QueueBinding binding : device.bindings)
+            {
+                if (binding.armed && binding.active)
+                {
+                    // A backlog taken while the guest may kick: ask it again from where the queue now is.
+                    rearm(binding);
+                }
+            }
         }
         if (work > 0)
         {
@@ -347,18 +355,31 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             return;
         }
-        boolean more;
-        try
-        {
-            more = binding.queue.enableNotification(binding.memory);
-        }
-        catch (final QueueException e)
-        {
-            more = false;
-        }
         binding.armed = true;
-        if (more)
+        rearm(binding);
+    }
+
+    /**
+     * Re-enables notifications on an armed queue and processes what slipped in, until nothing did: processing
+     * moves the next avail index past the event index just published, so the guest must be asked again.
+     */
+    private void rearm(final QueueBinding binding)
+    {
+        for (int i = 0; i < DRAIN_LIMIT && binding.active; i++)
         {
+            boolean more;
+            try
+            {
+                more = binding.queue.enableNotification(binding.memory);
+            }
+            catch (final QueueException e)
+            {
+                more = false;
+            }
+            if (!more)
+            {
+                return;
+            }
             process(binding);
         }
     }

@@ -148,7 +148,7 @@ public final class Engine implements AutoCloseable
             sleepers.add((Sleeper)agent);
         }
         final IdleStrategy idle = new HybridIdleStrategy(IdleStrategies.create(context.idleStrategy()), sleepers, waker,
-            context.sleepTimeoutMillis());
+            context.sleepTimeoutMillis(), IdleStrategies.adapts(context.idleStrategy()));
         final AgentRunner runner = new AgentRunner(idle, context.errorHandler(), null, composite(agents));
         runners.add(runner);
         final ThreadFactory factory = task -> new Thread(() ->

@@ -16,14 +16,34 @@ final class HybridIdleStrategy implements IdleStrategy
     private final List<Sleeper> sleepers;
     private final ThreadWaker waker;
     private final int timeoutMillis;
+    private final boolean spinForWindows;
     private final FdPoller poller = new FdPoller(1024);
 
-    HybridIdleStrategy(final IdleStrategy inner, final List<Sleeper> sleepers, final ThreadWaker waker, final int timeoutMillis)
+    /**
+     * @param spinForWindows true (adaptive polling) to spin while any queue's poll window is open and idle with
+     *                       {@code inner} (which may park) only otherwise: waiting on in-flight I/O, a polled-only
+     *                       ring, a busy host socket.
+     */
+    HybridIdleStrategy(final IdleStrategy inner, final List<Sleeper> sleepers, final ThreadWaker waker, final int timeoutMillis,
+        final boolean spinForWindows)
     {
+        this.spinForWindows = spinForWindows;
         this.inner = inner;
         this.sleepers = sleepers;
         this.waker = waker;
         this.timeoutMillis = timeoutMillis;
+    }
+
+    private boolean anyMustSpin()
+    {
+        for (int i = 0, n = sleepers.size(); i < n; i++)
+        {
+            if (sleepers.get(i).mustSpin())
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private boolean allCanSleep()
@@ -54,7 +74,16 @@ final class HybridIdleStrategy implements IdleStrategy
     {
         if (!allCanSleep())
         {
-            inner.idle();
+            if (spinForWindows && anyMustSpin())
+            {
+                // The guest was told not to kick: parking now would make its request wait for the park to end.
+                Thread.onSpinWait();
+                inner.reset();
+            }
+            else
+            {
+                inner.idle();
+            }
             return;
         }
         poller.clear();

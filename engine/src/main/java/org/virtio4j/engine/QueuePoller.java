@@ -246,6 +246,19 @@ final class QueuePoller implements Agent, Sleeper
     }
 
     @Override
+    public boolean mustSpin()
+    {
+        for (final QueueBinding binding : bindings)
+        {
+            if (binding.active && binding.kick != null && binding.pollState != QueueBinding.SLEEPING)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
     public void addWakeFds(final FdPoller poller)
     {
         for (final QueueBinding binding : bindings)

@@ -317,6 +317,11 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         return executor;
     }
 
+    FileDisk disk()
+    {
+        return disk;
+    }
+
     BlkTransferIo transferIo()
     {
         return transferIo;

@@ -41,19 +41,33 @@ final class BlkDirectIo implements AutoCloseable
         final long chunkStart = position & ~blockMask;
         final long chunkEnd = Math.min((end + blockMask) & ~blockMask, chunkStart + bounce.size());
         final boolean partial = chunkStart != position || chunkEnd > end;
-        if (slot.bounce < 0)
+        if (write && partial)
         {
-            if (write && partial && !slot.exclusive)
+            // Read-modify-write of blocks other writes may touch: take the gate, then wait until ours is the only
+            // write in flight on the file (every queue's).
+            final BlkWriteGate gate = queue.transferIo().gate();
+            if (!slot.exclusive)
             {
-                // Read-modify-write of blocks other writes may touch: alone among writes (ours counts itself).
-                if (queue.transferIo().writesInFlight() > 1 || queue.transferIo().exclusiveActive())
+                if (!gate.tryHold())
                 {
+                    // Another read-modify-write holds it: stop counting as a write in flight (it waits for those)
+                    // and start over once it is done.
+                    gate.leave();
+                    slot.begun = false;
+                    slot.stage = BlkSlot.TRANSFER;
                     queue.defer(slot);
                     return;
                 }
-                queue.transferIo().exclusive(true);
                 slot.exclusive = true;
             }
+            if (!gate.alone())
+            {
+                queue.defer(slot);
+                return;
+            }
+        }
+        if (slot.bounce < 0)
+        {
             slot.bounce = bounce.take();
             if (slot.bounce < 0)
             {

@@ -19,7 +19,6 @@ final class BlkSegmentIo
     private static final int ZERO_RANGE = Linux.FALLOC_FL_ZERO_RANGE | Linux.FALLOC_FL_KEEP_SIZE;
 
     private final BlkAsyncQueue queue;
-    private boolean flushFailed;
     private boolean zeroRangeUnsupported;
     private long flushErrors;
 
@@ -37,7 +36,7 @@ final class BlkSegmentIo
             slot.fail(BlkError.UNSUPPORTED);
             queue.finish(slot);
         }
-        else if (flushFailed)
+        else if (queue.disk().flushFailed())
         {
             slot.fail(BlkError.BACKEND_IO);
             queue.finish(slot);
@@ -51,7 +50,7 @@ final class BlkSegmentIo
     /** The device was reset: a failed fdatasync is forgotten. */
     void reset()
     {
-        flushFailed = false;
+        queue.disk().clearFlushError();
     }
 
     long flushErrors()
@@ -81,7 +80,7 @@ final class BlkSegmentIo
                 return;
             }
             // An fdatasync error is never reported once and then forgotten: every later FLUSH fails too.
-            flushFailed = true;
+            queue.disk().flushError();
             flushErrors++;
             queue.failIo(slot, result);
         }

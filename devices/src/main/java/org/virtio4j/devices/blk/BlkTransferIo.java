@@ -27,8 +27,7 @@ final class BlkTransferIo implements AutoCloseable
     private final boolean syncIoAll;
     private final MemorySegment mapping;
     private final FileIo syncIo;
-    private int writesInFlight;
-    private boolean exclusiveActive;
+    private final BlkWriteGate gate;
     private long syncTransfers;
     private long shortTransfers;
 
@@ -41,24 +40,21 @@ final class BlkTransferIo implements AutoCloseable
         syncIoAll = disk.syncReadsAndWrites();
         mapping = disk.mapping();
         syncIo = nowaitReads || syncIoAll ? new FileIo() : null;
+        gate = disk.writeGate();
     }
 
     void begin(final BlkSlot slot)
     {
         final BlkRequest request = slot.request;
         final boolean write = request.type() == VirtioBlk.T_OUT;
-        if (write && exclusiveActive)
+        if (write && direct && !gate.enter(false))
         {
-            // A read-modify-write runs alone among writes: wait for it.
+            // A read-modify-write (on any queue of this file) runs alone among writes: wait for it.
             queue.defer(slot);
             return;
         }
         slot.stage = BlkSlot.TRANSFER;
         slot.begun = true;
-        if (write)
-        {
-            writesInFlight++;
-        }
         if (request.totalDataLen() == 0)
         {
             finish(slot);
@@ -275,13 +271,14 @@ final class BlkTransferIo implements AutoCloseable
     {
         final BlkRequest request = slot.request;
         final boolean read = request.type() == VirtioBlk.T_IN;
-        if (!read)
+        if (!read && direct)
         {
-            writesInFlight--;
+            gate.leave();
         }
         if (slot.exclusive)
         {
-            exclusiveActive = false;
+            gate.release();
+            slot.exclusive = false;
         }
         if (slot.error == null)
         {
@@ -291,20 +288,10 @@ final class BlkTransferIo implements AutoCloseable
         queue.finish(slot);
     }
 
-    int writesInFlight()
+    /** @return the gate of the file's writes (O_DIRECT read-modify-write). */
+    BlkWriteGate gate()
     {
-        return writesInFlight;
-    }
-
-    boolean exclusiveActive()
-    {
-        return exclusiveActive;
-    }
-
-    /** @param on true while a read-modify-write runs (other writes wait), false when it ends. */
-    void exclusive(final boolean on)
-    {
-        exclusiveActive = on;
+        return gate;
     }
 
     long syncTransfers()

@@ -143,6 +143,8 @@ public final class FileDisk implements BlkBackend
     private final boolean memoryFileSystem;
     private final MemorySegment mapping;
     private final List<BlkIo> opened = new ArrayList<>();
+    private final BlkWriteGate writeGate = new BlkWriteGate();
+    private volatile boolean flushFailed;
     private volatile String ioKind;
     private volatile String fallbackReason;
     private volatile long fallbacks;
@@ -208,6 +210,33 @@ public final class FileDisk implements BlkBackend
             Linux.close(fd);
             throw e;
         }
+    }
+
+    /** @return the gate that makes a read-modify-write run alone among the writes of every queue. */
+    BlkWriteGate writeGate()
+    {
+        return writeGate;
+    }
+
+    /**
+     * @return true once an fdatasync failed on this file (a writeback error is reported once per open file, so
+     *         every queue must see it), until {@link #clearFlushError}.
+     */
+    boolean flushFailed()
+    {
+        return flushFailed;
+    }
+
+    /** An fdatasync failed: every later FLUSH on any queue fails too. */
+    void flushError()
+    {
+        flushFailed = true;
+    }
+
+    /** The device was reset: the guest has been told, a new FLUSH may succeed. */
+    void clearFlushError()
+    {
+        flushFailed = false;
     }
 
     /** @return the descriptor I/O goes to. */

@@ -28,6 +28,9 @@ import static org.virtio4j.transport.vhost.VhostUserMessage.F_PROTOCOL_FEATURES;
  */
 final class VhostUserBackend
 {
+    /** The virtio status bit of a driver that is ready. */
+    private static final int DRIVER_OK = 4;
+
     private final String name;
     private final VirtioDevice device;
     private final int maxMemSlots;
@@ -198,8 +201,15 @@ final class VhostUserBackend
                     throw new VhostUserException("ADD_MEM_REG beyond " + maxMemSlots + " memory slots", false);
                 }
                 runner.stop();
-                memory.add(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24), payload.get(LE_U64, 32), fds.take());
-                runner.restart(memory, ackedFeatures);
+                try
+                {
+                    memory.add(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24), payload.get(LE_U64, 32), fds.take());
+                }
+                finally
+                {
+                    // Refused or not, the rings that were running run again.
+                    runner.restart(memory, ackedFeatures);
+                }
                 return -1;
             }
             case VhostUserRequest.REM_MEM_REG ->
@@ -348,6 +358,11 @@ final class VhostUserBackend
                     // position for GET_VRING_BASE. A real reset restarts the rings with SET_VRING_BASE anyway.
                     runner.stop();
                 }
+                else if ((newStatus & DRIVER_OK) != 0 && !runner.running())
+                {
+                    // The VM runs again (cont): the rings that are ready start where they stopped.
+                    runner.restart(memory, ackedFeatures);
+                }
                 status = newStatus;
                 return -1;
             }
@@ -367,10 +382,16 @@ final class VhostUserBackend
             {
                 expect(request, size, VhostUserMessage.INFLIGHT_SIZE, fds, 1);
                 runner.stop();
-                inflight.set(payload, fds.take());
+                try
+                {
+                    inflight.set(payload, fds.take());
+                }
+                finally
+                {
+                    runner.restart(memory, ackedFeatures);
+                }
                 log("inflight region of " + Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 16)) + " queues of " +
                     Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 18)) + " entries mapped");
-                runner.restart(memory, ackedFeatures);
                 return -1;
             }
             case VhostUserRequest.RESET_DEVICE ->
@@ -485,6 +506,8 @@ final class VhostUserBackend
         {
             vring.forget();
         }
+        // A reset guest starts with a fresh region (QEMU asks for one); the old one must not be recovered into it.
+        inflight.close();
         status = 0;
     }
 

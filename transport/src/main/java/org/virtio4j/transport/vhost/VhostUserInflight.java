@@ -114,17 +114,24 @@ final class VhostUserInflight implements AutoCloseable
     /**
      * @param index    a queue index.
      * @param ringSize the size the ring runs with.
-     * @return tracking for that queue in the mapped region, or null if there is none for it (no region, another
-     *         queue count or size).
+     * @return tracking for that queue in the mapped region (laid out for the region's queue size; a ring the guest
+     *         made smaller uses the first entries), or null if there is none for it (no region, a queue beyond the
+     *         region, a ring larger than it).
      */
     InflightQueue queue(final int index, final int ringSize)
     {
-        if (mapped == null || index >= numQueues || ringSize != queueSize)
+        if (mapped == null || index >= numQueues || ringSize > queueSize)
         {
             return null;
         }
         final long stride = InflightLayout.queueBytes(queueSize);
-        return new InflightQueue(mapped.segment().asSlice(index * stride, stride), queueSize);
+        return new InflightQueue(mapped.segment().asSlice(index * stride, stride), ringSize);
+    }
+
+    /** @return true if a region is mapped (a ring without tracking in it is worth a log line). */
+    boolean mapped()
+    {
+        return mapped != null;
     }
 
     private void closeCreated()

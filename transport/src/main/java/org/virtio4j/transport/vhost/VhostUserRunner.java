@@ -187,6 +187,10 @@ final class VhostUserRunner
             throw new VhostUserException("ring outside mapped memory", false);
         }
         final InflightQueue tracking = inflight.queue(index, vring.num);
+        if (tracking == null && inflight.mapped())
+        {
+            log("vring " + index + " of " + vring.num + " entries is not in the inflight region: no reconnect tracking for it");
+        }
         if (tracking != null)
         {
             // A region a back-end tracked into: every avail entry before used.idx plus the chains still in flight was
