@@ -112,6 +112,7 @@ abstract sealed class ChainBuffers permits ChainReader, ChainWriter
             if (intoGuest)
             {
                 MemorySegment.copy(other, otherOffset + done, segment, at, chunk);
+                memory.markDirty(memory.base(regions[cursor]) + at, chunk);
             }
             else
             {
@@ -143,9 +144,17 @@ abstract sealed class ChainBuffers permits ChainReader, ChainWriter
                 if (n < 0)
                 {
                     final int partial = buffer.position();
+                    if (intoGuest)
+                    {
+                        memory.markDirty(memory.base(regions[cursor]) + offsets[cursor] + cursorOffset, partial);
+                    }
                     advance(partial);
                     return done + partial;
                 }
+            }
+            if (intoGuest)
+            {
+                memory.markDirty(memory.base(regions[cursor]) + offsets[cursor] + cursorOffset, chunk);
             }
             done += chunk;
             advance(chunk);
@@ -165,6 +174,7 @@ abstract sealed class ChainBuffers permits ChainReader, ChainWriter
         {
             final long chunk = Math.min(lengths[cursor] - cursorOffset, length - done);
             memory.segment(regions[cursor]).asSlice(offsets[cursor] + cursorOffset, chunk).fill(value);
+            memory.markDirty(memory.base(regions[cursor]) + offsets[cursor] + cursorOffset, chunk);
             done += chunk;
             advance(chunk);
         }

@@ -51,10 +51,17 @@ public final class GuestMemory
     private final long[] bases;
     private final long[] sizes;
     private final MemorySegment[] segments;
+    private final DirtyLog log;
 
     private GuestMemory(final GuestRegion[] regions)
     {
+        this(regions, null);
+    }
+
+    private GuestMemory(final GuestRegion[] regions, final DirtyLog log)
+    {
         this.regions = regions;
+        this.log = log;
         final int count = regions.length;
         bases = new long[count];
         sizes = new long[count];
@@ -96,6 +103,39 @@ public final class GuestMemory
             }
         }
         return new GuestMemory(sorted);
+    }
+
+    /**
+     * The same memory, with every store made through it marked in a dirty log (live migration). Stores the caller
+     * makes around it (the kernel's, into {@link #hostAddress}es) are marked with {@link #markDirty}.
+     *
+     * @param dirtyLog the log, or null for none.
+     * @return a view of the same regions that logs its stores.
+     */
+    public GuestMemory withDirtyLog(final DirtyLog dirtyLog)
+    {
+        return dirtyLog == log ? this : new GuestMemory(regions, dirtyLog);
+    }
+
+    /** @return the dirty log stores are marked in, or null. */
+    public DirtyLog dirtyLog()
+    {
+        return log;
+    }
+
+    /**
+     * Marks a range just stored into without this object (by the kernel, into {@link #hostAddress}es) in the dirty
+     * log, if there is one; nothing otherwise.
+     *
+     * @param address the range's guest address.
+     * @param length  its length.
+     */
+    public void markDirty(final long address, final long length)
+    {
+        if (log != null)
+        {
+            log.mark(address, length);
+        }
     }
 
     /**
@@ -330,10 +370,13 @@ public final class GuestMemory
         if (((segment.address() + offset) & 1) == 0)
         {
             ATOMIC_U16.setRelease(segment, offset, (short)value);
-            return;
         }
-        VarHandle.releaseFence();
-        segment.set(LE_U16, offset, (short)value);
+        else
+        {
+            VarHandle.releaseFence();
+            segment.set(LE_U16, offset, (short)value);
+        }
+        markDirty(address, Short.BYTES);
     }
 
     /**
@@ -358,6 +401,7 @@ public final class GuestMemory
     {
         final int index = u16Region(address);
         segments[index].set(LE_U16, address - bases[index], (short)value);
+        markDirty(address, Short.BYTES);
     }
 
     /** A full two-way fence: no load or store moves across it (needed between a flag store and an index load). */
@@ -408,6 +452,7 @@ public final class GuestMemory
             throw GuestMemoryException.invalidAddress(address);
         }
         segments[index].set(ValueLayout.JAVA_BYTE, address - bases[index], (byte)value);
+        markDirty(address, 1);
     }
 
     /**
@@ -507,6 +552,7 @@ public final class GuestMemory
                 case Integer.BYTES -> segment.set(LE_U32, offset, (int)value);
                 default -> segment.set(LE_U16, offset, (short)value);
             }
+            markDirty(address, size);
             return;
         }
         for (int i = 0; i < size; i++)
@@ -517,6 +563,7 @@ public final class GuestMemory
                 throw new GuestMemoryException(PARTIAL_BUFFER, address, size, i);
             }
             segments[at].set(ValueLayout.JAVA_BYTE, address + i - bases[at], (byte)(value >>> (8 * i)));
+            markDirty(address + i, 1);
         }
     }
 
@@ -631,6 +678,7 @@ public final class GuestMemory
             final long offset = cursor - bases[index];
             final long chunk = unsignedMin(sizes[index] - offset, length - done);
             segments[index].asSlice(offset, chunk).fill(value);
+            markDirty(cursor, chunk);
             done += chunk;
         }
     }
@@ -651,6 +699,7 @@ public final class GuestMemory
             if (toGuest)
             {
                 MemorySegment.copy(other, otherOffset + done, segments[index], offset, chunk);
+                markDirty(cursor, chunk);
             }
             else
             {
@@ -724,8 +773,16 @@ public final class GuestMemory
                 final int n = intoGuest ? channel.read(buffer, position + done + buffer.position()) : channel.write(buffer, position + done + buffer.position());
                 if (n < 0)
                 {
+                    if (intoGuest)
+                    {
+                        markDirty(cursor, buffer.position());
+                    }
                     return done + buffer.position();
                 }
+            }
+            if (intoGuest)
+            {
+                markDirty(cursor, chunk);
             }
             done += chunk;
         }

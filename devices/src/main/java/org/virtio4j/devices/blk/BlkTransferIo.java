@@ -256,6 +256,24 @@ final class BlkTransferIo implements AutoCloseable
         }
     }
 
+    /**
+     * While the guest migrates, the pages a read filled are dirty: the kernel stored into them (io_uring, preadv2),
+     * not guest memory's own methods. Every data buffer is marked whole, done or not (a failed read may have
+     * stored some bytes).
+     */
+    private void markRead(final BlkRequest request)
+    {
+        final GuestMemory memory = queue.memory();
+        if (memory.dirtyLog() == null)
+        {
+            return;
+        }
+        for (int i = 0; i < request.dataCount(); i++)
+        {
+            memory.markDirty(request.dataAddr(i), Integer.toUnsignedLong(request.dataLen(i)));
+        }
+    }
+
     private void zeroRest(final BlkSlot slot)
     {
         final BlkRequest request = slot.request;
@@ -279,6 +297,10 @@ final class BlkTransferIo implements AutoCloseable
         {
             gate.release();
             slot.exclusive = false;
+        }
+        if (read)
+        {
+            markRead(request);
         }
         if (slot.error == null)
         {

@@ -67,7 +67,13 @@ final class AsyncBlkFixture implements AutoCloseable
 
     void activate(final long features) throws DeviceException
     {
-        device.activate(memory, queues, features & device.deviceFeatures(), new Interrupt()
+        activate(features, memory);
+    }
+
+    /** Activates the device on a view of the guest memory (one with a dirty log, say) the driver does not use. */
+    void activate(final long features, final GuestMemory deviceMemory) throws DeviceException
+    {
+        device.activate(deviceMemory, queues, features & device.deviceFeatures(), new Interrupt()
         {
             @Override
             public void signalUsedBuffers(final int queue)

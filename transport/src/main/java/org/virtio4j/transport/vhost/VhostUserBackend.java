@@ -42,6 +42,8 @@ final class VhostUserBackend
     private int backendReqFd = -1;
     private final VhostUserRunner runner;
     private final VhostUserInflight inflight;
+    private final VhostUserDirtyLog dirtyLog;
+    private final VhostUserCounters counters;
     private int replyFd = -1;
 
     VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters)
@@ -55,19 +57,25 @@ final class VhostUserBackend
             vrings[i] = new Vring();
         }
         inflight = new VhostUserInflight(vrings.length);
-        runner = new VhostUserRunner(name, device, engine, vrings, inflight, counters);
+        dirtyLog = new VhostUserDirtyLog(counters);
+        this.counters = counters;
+        runner = new VhostUserRunner(name, device, engine, vrings, inflight, dirtyLog, counters);
     }
 
-    /** @return the features offered to the front-end: the device's, plus the protocol-features extension. */
+    /**
+     * @return the features offered to the front-end: the device's, the protocol-features extension, and dirty
+     *         logging (every store the device makes into guest memory can be logged, so any device migrates).
+     */
     long offeredFeatures()
     {
-        return device.deviceFeatures() | VirtioFeatures.bit(F_PROTOCOL_FEATURES);
+        return device.deviceFeatures() | VirtioFeatures.bit(F_PROTOCOL_FEATURES) | VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL);
     }
 
     /** @return the protocol features offered. */
     static long offeredProtocolFeatures()
     {
         return VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_MQ) |
+            VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_LOG_SHMFD) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_REPLY_ACK) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_BACKEND_REQ) |
             VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIG) |
@@ -263,7 +271,11 @@ final class VhostUserBackend
                 expect(request, size, VhostUserMessage.VRING_STATE_SIZE, fds, 0);
                 final int index = payload.get(LE_U32, 0);
                 final Vring vring = vring(index);
+                // Every request in flight completes before the reply: the front-end resumes the ring (here, or on
+                // a migration's destination) from the index it gets, and reads the dirty log right after.
+                final long drainStart = System.nanoTime();
                 runner.stop();
+                counters.drained(System.nanoTime() - drainStart);
                 vring.enabled = false;
                 vring.kicked = false;
                 Fds.close(vring.kick);
@@ -281,6 +293,8 @@ final class VhostUserBackend
                 vring.descUser = payload.get(LE_U64, 8);
                 vring.usedUser = payload.get(LE_U64, 16);
                 vring.availUser = payload.get(LE_U64, 24);
+                vring.logUsed = (payload.get(LE_U32, 4) & VhostUserMessage.VRING_F_LOG) != 0;
+                vring.logAddr = payload.get(LE_U64, 32);
                 vring.addressSet = true;
                 runner.restart(memory, ackedFeatures);
                 return -1;
@@ -392,6 +406,33 @@ final class VhostUserBackend
                 }
                 log("inflight region of " + Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 16)) + " queues of " +
                     Short.toUnsignedInt(payload.get(org.virtio4j.memory.GuestMemory.LE_U16, 18)) + " entries mapped");
+                return -1;
+            }
+            case VhostUserRequest.SET_LOG_BASE ->
+            {
+                expect(request, size, VhostUserMessage.LOG_SIZE, fds, 1);
+                if (!VirtioFeatures.has(protocolFeatures, VhostUserMessage.PROTOCOL_F_LOG_SHMFD))
+                {
+                    throw new VhostUserException("SET_LOG_BASE without the LOG_SHMFD protocol feature", false);
+                }
+                // The device stops across the switch: no store is made between the old log and the new one.
+                runner.stop();
+                try
+                {
+                    dirtyLog.set(payload, fds.take());
+                }
+                finally
+                {
+                    runner.restart(memory, ackedFeatures);
+                }
+                // With LOG_SHMFD the front-end waits for a reply whatever the flags say; it reads no payload.
+                reply.set(LE_U64, 0, 0);
+                return 8;
+            }
+            case VhostUserRequest.SET_LOG_FD ->
+            {
+                // A log-kick eventfd: QEMU sends none, and the log needs no kick to be read. Accepted and closed.
+                expect(request, size, 0, fds, 1);
                 return -1;
             }
             case VhostUserRequest.RESET_DEVICE ->
@@ -522,6 +563,7 @@ final class VhostUserBackend
         Fds.close(backendReqFd);
         backendReqFd = -1;
         inflight.close();
+        dirtyLog.close();
         memory.close();
         memory = new FrontEndMemory();
         ackedFeatures = 0;

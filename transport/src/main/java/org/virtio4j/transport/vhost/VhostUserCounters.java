@@ -5,7 +5,8 @@ import org.virtio4j.engine.Engine;
 
 /**
  * A vhost-user server's counters, in the engine's counters file: connections, messages, refused messages by
- * kind, rings that could not start, device failures.
+ * kind, rings that could not start, device failures; reconnects resumed from an inflight region and the requests
+ * resubmitted; pages the dirty log marked during migration; how long GET_VRING_BASE waited for requests in flight.
  */
 final class VhostUserCounters implements AutoCloseable
 {
@@ -15,6 +16,13 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter closedOnError;
     private final AtomicCounter badRings;
     private final AtomicCounter deviceErrors;
+    private final AtomicCounter resumed;
+    private final AtomicCounter resubmitted;
+    private final AtomicCounter dirtyPages;
+    private final AtomicCounter dirtyOutOfRange;
+    private final AtomicCounter drains;
+    private final AtomicCounter drainLastMicros;
+    private final AtomicCounter drainMaxMicros;
 
     VhostUserCounters(final Engine engine, final String name)
     {
@@ -25,6 +33,49 @@ final class VhostUserCounters implements AutoCloseable
         closedOnError = engine.newCounter(prefix + "errors: connections closed on error");
         badRings = engine.newCounter(prefix + "errors: rings not started");
         deviceErrors = engine.newCounter(prefix + "errors: device failures");
+        resumed = engine.newCounter(prefix + "reconnect: rings resumed from an inflight region");
+        resubmitted = engine.newCounter(prefix + "reconnect: requests resubmitted");
+        dirtyPages = engine.newCounter(prefix + "migration: pages marked dirty");
+        dirtyOutOfRange = engine.newCounter(prefix + "errors: dirty log marks beyond the log");
+        drains = engine.newCounter(prefix + "GET_VRING_BASE drains");
+        drainLastMicros = engine.newCounter(prefix + "GET_VRING_BASE drain last us");
+        drainMaxMicros = engine.newCounter(prefix + "GET_VRING_BASE drain max us");
+    }
+
+    void resumed(final int requests)
+    {
+        resumed.incrementRelease();
+        resubmitted.getAndAddRelease(requests);
+    }
+
+    /** Called by device actors, any number at once. */
+    void dirtyPages(final int pages)
+    {
+        dirtyPages.getAndAdd(pages);
+    }
+
+    /** Called by device actors, any number at once. */
+    void dirtyOutOfRange(final int marks)
+    {
+        dirtyOutOfRange.getAndAdd(marks);
+    }
+
+    void drained(final long nanos)
+    {
+        final long micros = nanos / 1000;
+        drains.incrementRelease();
+        drainLastMicros.setRelease(micros);
+        drainMaxMicros.proposeMaxRelease(micros);
+    }
+
+    long dirtyPageCount()
+    {
+        return dirtyPages.get();
+    }
+
+    long resubmittedCount()
+    {
+        return resubmitted.get();
     }
 
     void connection()
@@ -81,5 +132,12 @@ final class VhostUserCounters implements AutoCloseable
         closedOnError.close();
         badRings.close();
         deviceErrors.close();
+        resumed.close();
+        resubmitted.close();
+        dirtyPages.close();
+        dirtyOutOfRange.close();
+        drains.close();
+        drainLastMicros.close();
+        drainMaxMicros.close();
     }
 }

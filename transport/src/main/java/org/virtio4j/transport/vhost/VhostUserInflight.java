@@ -1,6 +1,7 @@
 package org.virtio4j.transport.vhost;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 import org.virtio4j.memory.MemoryBacking;
 import org.virtio4j.memory.linux.ErrnoException;
@@ -29,6 +30,7 @@ final class VhostUserInflight implements AutoCloseable
     private MemoryBacking mapped;
     private int numQueues;
     private int queueSize;
+    private boolean[] firstStart = new boolean[0];
 
     /** @param maxQueues the device's queues. */
     VhostUserInflight(final int maxQueues)
@@ -103,6 +105,8 @@ final class VhostUserInflight implements AutoCloseable
             mapped = region;
             numQueues = queues;
             queueSize = entries;
+            firstStart = new boolean[queues];
+            Arrays.fill(firstStart, true);
         }
         catch (final VhostUserException | ErrnoException e)
         {
@@ -126,6 +130,21 @@ final class VhostUserInflight implements AutoCloseable
         }
         final long stride = InflightLayout.queueBytes(queueSize);
         return new InflightQueue(mapped.segment().asSlice(index * stride, stride), ringSize);
+    }
+
+    /**
+     * @param index a queue index.
+     * @return true the first time it is asked for a queue since its region was mapped (a ring resumed from a
+     *         region a previous back-end filled is a reconnect; later starts in the same session are not).
+     */
+    boolean takeFirstStart(final int index)
+    {
+        if (index >= firstStart.length || !firstStart[index])
+        {
+            return false;
+        }
+        firstStart[index] = false;
+        return true;
     }
 
     /** @return true if a region is mapped (a ring without tracking in it is worth a log line). */

@@ -53,8 +53,17 @@ public final class VhostUserMessage
     /** Virtio feature: the protocol-features extension (bit 30). */
     public static final int F_PROTOCOL_FEATURES = 30;
 
+    /** Virtio feature {@code VHOST_F_LOG_ALL} (bit 26): the back-end logs its writes to guest memory (migration). */
+    public static final int F_LOG_ALL = 26;
+    /** In SET_VRING_ADDR's flags: log the used ring's writes at the message's log address. */
+    public static final int VRING_F_LOG = 1;
+    /** {@code VhostUserLog}: mmap_size u64, mmap_offset u64. */
+    public static final int LOG_SIZE = 16;
+
     /** Protocol feature: several queues. */
     public static final int PROTOCOL_F_MQ = 0;
+    /** Protocol feature {@code LOG_SHMFD}: the dirty log is shared memory (SET_LOG_BASE with an fd, and a reply). */
+    public static final int PROTOCOL_F_LOG_SHMFD = 1;
     /** Protocol feature: REPLY_ACK. */
     public static final int PROTOCOL_F_REPLY_ACK = 3;
     /** Protocol feature: back-end request channel. */

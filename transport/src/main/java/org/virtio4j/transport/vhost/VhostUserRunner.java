@@ -36,6 +36,7 @@ final class VhostUserRunner
     private final Engine engine;
     private final Vring[] vrings;
     private final VhostUserInflight inflight;
+    private final VhostUserDirtyLog dirtyLog;
     private final VhostUserCounters counters;
     private FrontEndMemory memory;
     private long ackedFeatures;
@@ -43,9 +44,10 @@ final class VhostUserRunner
     private SplitQueue[] runningQueues;
 
     VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserInflight inflight,
-        final VhostUserCounters counters)
+        final VhostUserDirtyLog dirtyLog, final VhostUserCounters counters)
     {
         this.inflight = inflight;
+        this.dirtyLog = dirtyLog;
         this.name = name;
         this.device = device;
         this.engine = engine;
@@ -81,11 +83,15 @@ final class VhostUserRunner
     private void reconfigure()
     {
         stop();
-        final GuestMemory guestMemory = memory.guestMemory();
-        if (guestMemory == null)
+        final GuestMemory mapped = memory.guestMemory();
+        if (mapped == null)
         {
             return;
         }
+        // While the front-end migrates the guest, the device works on a view of its memory that logs every store;
+        // otherwise on the plain one, which costs nothing.
+        final boolean logging = VirtioFeatures.has(ackedFeatures, VhostUserMessage.F_LOG_ALL) && dirtyLog.log() != null;
+        final GuestMemory guestMemory = logging ? mapped.withDirtyLog(dirtyLog.log()) : mapped;
         boolean any = false;
         for (final Vring vring : vrings)
         {
@@ -124,7 +130,8 @@ final class VhostUserRunner
         try
         {
             device.reset();
-            device.activate(guestMemory, queues, ackedFeatures & ~VirtioFeatures.bit(F_PROTOCOL_FEATURES), new Interrupt()
+            final long transportOnly = VirtioFeatures.bit(F_PROTOCOL_FEATURES) | VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL);
+            device.activate(guestMemory, queues, ackedFeatures & ~transportOnly, new Interrupt()
             {
                 @Override
                 public void signalUsedBuffers(final int queue)
@@ -186,6 +193,12 @@ final class VhostUserRunner
         {
             throw new VhostUserException("ring outside mapped memory", false);
         }
+        if (vring.logUsed && vring.logAddr != used && guestMemory.dirtyLog() != null)
+        {
+            // The used ring's stores are logged at its guest address, which is what QEMU gives as the log address.
+            log("vring " + index + ": used ring log address " + GuestAddress.hex(vring.logAddr) + " is not its guest address " +
+                GuestAddress.hex(used) + "; logging at the guest address");
+        }
         final InflightQueue tracking = inflight.queue(index, vring.num);
         if (tracking == null && inflight.mapped())
         {
@@ -205,6 +218,10 @@ final class VhostUserRunner
             if (resubmit > 0)
             {
                 log("vring " + index + ": resubmitting " + resubmit + " requests a previous back-end left in flight");
+            }
+            if (inflight.takeFirstStart(index) && resubmit >= 0)
+            {
+                counters.resumed(resubmit);
             }
             queue.trackInflight(tracking);
         }

@@ -341,6 +341,18 @@ public final class VhostUserServer implements AutoCloseable
         return counters.connectionCount();
     }
 
+    /** @return pages the dirty log has marked (while front-ends migrated guests). */
+    public long dirtyPagesLogged()
+    {
+        return counters.dirtyPageCount();
+    }
+
+    /** @return requests resubmitted from inflight regions after reconnects. */
+    public long requestsResubmitted()
+    {
+        return counters.resubmittedCount();
+    }
+
     /**
      * Stops serving: the current front-end is disconnected (its device stopped with every request in flight
      * completed), the socket is removed.

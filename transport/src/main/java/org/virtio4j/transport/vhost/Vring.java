@@ -16,6 +16,9 @@ final class Vring
     long descUser;
     long usedUser;
     long availUser;
+    /** SET_VRING_ADDR's VHOST_VRING_F_LOG: log the used ring's writes (at {@link #logAddr}, its guest address). */
+    boolean logUsed;
+    long logAddr;
     EventFd kick;
     EventFd call;
     int errFd = -1;
@@ -38,6 +41,8 @@ final class Vring
         enabled = false;
         kicked = false;
         addressSet = false;
+        logUsed = false;
+        logAddr = 0;
         num = 0;
     }
 
