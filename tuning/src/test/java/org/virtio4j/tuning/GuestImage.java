@@ -1,9 +1,6 @@
 package org.virtio4j.tuning;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -191,36 +188,24 @@ final class GuestImage
     String boot(final List<String> devices, final int cpus, final int timeoutSec, final Consumer<String> listener)
         throws IOException, InterruptedException
     {
+        return start(devices, cpus, listener).awaitPowerOff(timeoutSec);
+    }
+
+    /**
+     * Starts QEMU on the guest and returns at once.
+     *
+     * @param arguments QEMU arguments after the machine's (devices, -qmp, -incoming).
+     * @param cpus      vCPUs.
+     * @param listener  told each console line as it comes (on a reader thread).
+     * @return the running QEMU.
+     */
+    RunningGuest start(final List<String> arguments, final int cpus, final Consumer<String> listener) throws IOException
+    {
         final List<String> command = new ArrayList<>(List.of(QEMU,
             "-machine", "q35", "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "512M", "-nographic", "-no-reboot", "-nic", "none",
             "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", "console=ttyS0 quiet panic=-1",
             "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem"));
-        command.addAll(devices);
-        final Process qemu = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final StringBuffer output = new StringBuffer();
-        final Thread reader = Thread.ofPlatform().start(() ->
-        {
-            try (BufferedReader lines = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8)))
-            {
-                String line;
-                while ((line = lines.readLine()) != null)
-                {
-                    output.append(line).append('\n');
-                    listener.accept(line);
-                }
-            }
-            catch (final IOException e)
-            {
-                output.append("(console read failed: ").append(e).append(')');
-            }
-        });
-        if (!qemu.waitFor(timeoutSec, TimeUnit.SECONDS))
-        {
-            qemu.destroyForcibly();
-            reader.join(5000);
-            throw new IllegalStateException("the guest did not power off within " + timeoutSec + " s:\n" + output);
-        }
-        reader.join(5000);
-        return output.toString();
+        command.addAll(arguments);
+        return new RunningGuest(new ProcessBuilder(command).redirectErrorStream(true).start(), listener);
     }
 }

@@ -2,11 +2,6 @@ package org.virtio4j.tuning;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -95,59 +90,22 @@ class RealGuestStopContTest
     }
 
     /** Pauses and resumes the VM a few times while the guest's I/O runs, recording each QMP reply. */
-    private static void stopAndCont(final Path qmp, final List<String> replies)
+    private static void stopAndCont(final Path qmpSocket, final List<String> replies)
     {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(qmp)))
+        try (Qmp qmp = Qmp.connect(qmpSocket))
         {
-            readLine(channel);
-            command(channel, "qmp_capabilities", replies);
+            replies.add("qmp_capabilities: {\"return\": {}}");
             for (int i = 0; i < CYCLES; i++)
             {
                 Thread.sleep(700);
-                command(channel, "stop", replies);
+                replies.add("stop: " + qmp.execute("stop"));
                 Thread.sleep(500);
-                command(channel, "cont", replies);
+                replies.add("cont: " + qmp.execute("cont"));
             }
         }
         catch (final IOException | InterruptedException e)
         {
             replies.add("failed: " + e);
-        }
-    }
-
-    private static void command(final SocketChannel channel, final String name, final List<String> replies) throws IOException
-    {
-        channel.write(ByteBuffer.wrap(("{\"execute\": \"" + name + "\"}\n").getBytes(StandardCharsets.US_ASCII)));
-        String line;
-        // Events (STOP, RESUME) may come before the reply.
-        while (!(line = readLine(channel)).contains("\"return\"") && !line.contains("\"error\""))
-        {
-            if (line.isEmpty())
-            {
-                replies.add(name + ": connection closed");
-                return;
-            }
-        }
-        replies.add(name + ": " + line);
-    }
-
-    private static String readLine(final SocketChannel channel) throws IOException
-    {
-        final StringBuilder line = new StringBuilder();
-        final ByteBuffer one = ByteBuffer.allocate(1);
-        while (true)
-        {
-            one.clear();
-            if (channel.read(one) <= 0)
-            {
-                return line.toString();
-            }
-            final char c = (char)one.get(0);
-            if (c == '\n')
-            {
-                return line.toString();
-            }
-            line.append(c);
         }
     }
 

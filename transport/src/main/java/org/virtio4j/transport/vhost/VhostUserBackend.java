@@ -43,7 +43,6 @@ final class VhostUserBackend
     private final VhostUserRunner runner;
     private final VhostUserInflight inflight;
     private final VhostUserDirtyLog dirtyLog;
-    private final VhostUserCounters counters;
     private int replyFd = -1;
 
     VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters)
@@ -58,7 +57,6 @@ final class VhostUserBackend
         }
         inflight = new VhostUserInflight(vrings.length);
         dirtyLog = new VhostUserDirtyLog(counters);
-        this.counters = counters;
         runner = new VhostUserRunner(name, device, engine, vrings, inflight, dirtyLog, counters);
     }
 
@@ -143,6 +141,10 @@ final class VhostUserBackend
                 if ((features & ~offeredFeatures()) != 0)
                 {
                     throw new VhostUserException("SET_FEATURES with features not offered: 0x" + Long.toHexString(features & ~offeredFeatures()), false);
+                }
+                if (VirtioFeatures.has(features ^ ackedFeatures, VhostUserMessage.F_LOG_ALL))
+                {
+                    log("dirty logging " + (VirtioFeatures.has(features, VhostUserMessage.F_LOG_ALL) ? "on" : "off"));
                 }
                 ackedFeatures = features;
                 if (runner.running())
@@ -263,6 +265,10 @@ final class VhostUserBackend
                 }
                 runner.stop();
                 vring.base = base;
+                if (base != 0)
+                {
+                    log("vring " + payload.get(LE_U32, 0) + " resumes at avail index " + base);
+                }
                 runner.restart(memory, ackedFeatures);
                 return -1;
             }
@@ -271,16 +277,16 @@ final class VhostUserBackend
                 expect(request, size, VhostUserMessage.VRING_STATE_SIZE, fds, 0);
                 final int index = payload.get(LE_U32, 0);
                 final Vring vring = vring(index);
-                // Every request in flight completes before the reply: the front-end resumes the ring (here, or on
-                // a migration's destination) from the index it gets, and reads the dirty log right after.
-                final long drainStart = System.nanoTime();
+                // Every request in flight completes before the reply (QEMU 7.2 has disabled the ring just before,
+                // which drained it already): the front-end resumes the ring, here or on a migration's destination,
+                // from the index it gets, and reads the dirty log right after.
                 runner.stop();
-                counters.drained(System.nanoTime() - drainStart);
                 vring.enabled = false;
                 vring.kicked = false;
                 Fds.close(vring.kick);
                 vring.kick = null;
                 runner.restart(memory, ackedFeatures);
+                log("vring " + index + " stopped at avail index " + vring.base + ", requests in flight drained in " + runner.lastDrainNanos() / 1000 + " us");
                 reply.set(LE_U32, 0, index);
                 reply.set(LE_U32, 4, vring.base);
                 return VhostUserMessage.VRING_STATE_SIZE;
@@ -425,6 +431,7 @@ final class VhostUserBackend
                 {
                     runner.restart(memory, ackedFeatures);
                 }
+                log("dirty log of " + payload.get(LE_U64, 0) + " bytes mapped: stores into guest memory are logged while VHOST_F_LOG_ALL is on");
                 // With LOG_SHMFD the front-end waits for a reply whatever the flags say; it reads no payload.
                 reply.set(LE_U64, 0, 0);
                 return 8;

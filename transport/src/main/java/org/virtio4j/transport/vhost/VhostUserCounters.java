@@ -6,7 +6,8 @@ import org.virtio4j.engine.Engine;
 /**
  * A vhost-user server's counters, in the engine's counters file: connections, messages, refused messages by
  * kind, rings that could not start, device failures; reconnects resumed from an inflight region and the requests
- * resubmitted; pages the dirty log marked during migration; how long GET_VRING_BASE waited for requests in flight.
+ * resubmitted; pages the dirty log marked during migration; how long ring stops (GET_VRING_BASE, a disable, any
+ * reconfiguration) waited for the requests in flight.
  */
 final class VhostUserCounters implements AutoCloseable
 {
@@ -37,9 +38,9 @@ final class VhostUserCounters implements AutoCloseable
         resubmitted = engine.newCounter(prefix + "reconnect: requests resubmitted");
         dirtyPages = engine.newCounter(prefix + "migration: pages marked dirty");
         dirtyOutOfRange = engine.newCounter(prefix + "errors: dirty log marks beyond the log");
-        drains = engine.newCounter(prefix + "GET_VRING_BASE drains");
-        drainLastMicros = engine.newCounter(prefix + "GET_VRING_BASE drain last us");
-        drainMaxMicros = engine.newCounter(prefix + "GET_VRING_BASE drain max us");
+        drains = engine.newCounter(prefix + "ring stops (drains)");
+        drainLastMicros = engine.newCounter(prefix + "ring stop drain last us");
+        drainMaxMicros = engine.newCounter(prefix + "ring stop drain max us");
     }
 
     void resumed(final int requests)

@@ -42,6 +42,7 @@ final class VhostUserRunner
     private long ackedFeatures;
     private DeviceHandle running;
     private SplitQueue[] runningQueues;
+    private long lastDrainNanos;
 
     VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserInflight inflight,
         final VhostUserDirtyLog dirtyLog, final VhostUserCounters counters)
@@ -247,9 +248,12 @@ final class VhostUserRunner
             return;
         }
         running = null;
+        final long start = System.nanoTime();
         try
         {
             handle.stop().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+            lastDrainNanos = System.nanoTime() - start;
+            counters.drained(lastDrainNanos);
         }
         finally
         {
@@ -272,6 +276,12 @@ final class VhostUserRunner
         stop();
         device.reset();
         device.guestGone();
+    }
+
+    /** @return how long the last stop waited for the requests in flight. */
+    long lastDrainNanos()
+    {
+        return lastDrainNanos;
     }
 
     /** @return true while the device runs on the engine. */

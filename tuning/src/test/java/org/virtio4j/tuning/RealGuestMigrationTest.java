@@ -1,0 +1,154 @@
+package org.virtio4j.tuning;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Live migration of a running Linux guest whose disk virtio4j serves: two QEMU processes on this host, the source
+ * and a destination started with {@code -incoming}, each with its own {@code virtio4j serve} on the same image
+ * file. The guest writes and reads back its disk with O_DIRECT all through a slowed-down {@code migrate}; the
+ * source back-end logs every page it stores into (read data, status bytes, used rings) so that QEMU re-sends them,
+ * and completes every request in flight before it answers GET_VRING_BASE. The guest must go on on the destination
+ * with every round reading back what it wrote, and the image must hold every round's last bytes.
+ */
+class RealGuestMigrationTest
+{
+    private static final long DISK = 64L << 20;
+    private static final int ROUNDS = 60;
+    /** Rounds the guest completes on the source before the migration starts. */
+    private static final int ROUNDS_BEFORE = 4;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldMigrateAGuestWhileItWritesAndReadsBackItsDisk() throws Exception
+    {
+        final Path image = dir.resolve("disk.img");
+        try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
+        {
+            file.setLength(DISK);
+        }
+        final GuestImage guest = GuestImage.build(dir, List.of("virtio_pci", "virtio_blk"), List.of(),
+            GuestInit.script("-b /dev/vda", DiskRounds.steps(ROUNDS, true)));
+        final Path socketA = dir.resolve("blk-a.sock");
+        final Path socketB = dir.resolve("blk-b.sock");
+        final Process serveA = ServeProcess.start(dir.resolve("counters-a"), dir.resolve("serve-a.log"), "--blk", "socket=" + socketA + ",path=" + image + ",direct=on");
+        final Process serveB = ServeProcess.start(dir.resolve("counters-b"), dir.resolve("serve-b.log"), "--blk", "socket=" + socketB + ",path=" + image + ",direct=on");
+        final CountDownLatch running = new CountDownLatch(ROUNDS_BEFORE);
+        final List<String> steps = new ArrayList<>();
+        try
+        {
+            ServeProcess.awaitSocket(socketA, serveA);
+            ServeProcess.awaitSocket(socketB, serveB);
+            try (RunningGuest source = guest.start(arguments(socketA, "src", List.of()), 1, line ->
+                {
+                    if (line.matches(".*GUEST: round \\d+ ok.*"))
+                    {
+                        running.countDown();
+                    }
+                });
+                RunningGuest destination = guest.start(arguments(socketB, "dst", List.of("-incoming", "unix:" + dir.resolve("mig.sock"))), 1, line -> { }))
+            {
+                assertTrue(running.await(240, TimeUnit.SECONDS), () -> "the guest's I/O did not start on the source:\n" + source.output());
+                final long started = System.nanoTime();
+                migrate(steps);
+                final long migrated = System.nanoTime();
+                final String console = destination.awaitPowerOff(400);
+                final String all = source.output() + console;
+                final String image0 = DiskRounds.checkImage(image, ROUNDS);
+                final String logA = Files.readString(dir.resolve("serve-a.log"));
+                final String logB = Files.readString(dir.resolve("serve-b.log"));
+                final String explain = "\nsteps: " + steps + "\n--- source:\n" + source.output() + "\n--- destination:\n" + console +
+                    "\n--- serve A:\n" + logA + "\n--- serve B:\n" + logB;
+                assertTrue(console.contains("GUEST: rounds ok " + ROUNDS), () -> "every round read back what it wrote" + explain);
+                assertTrue(console.contains("GUEST: round " + (ROUNDS - 1) + " ok") && !console.contains("GUEST: round 0 ok"),
+                    () -> "the guest went on on the destination" + explain);
+                assertFalse(all.contains("BAD") || all.contains("I/O error") || all.contains("is not a head"), () -> "a round failed" + explain);
+                assertEquals("", image0, () -> "the image holds every round's last bytes" + explain);
+                assertTrue(logA.contains("dirty log of") && logA.contains("dirty logging on"), () -> "the source logged its stores" + explain);
+                final String stoppedAt = between(logA, "vring 0 stopped at avail index ", ",");
+                assertTrue(logB.contains("vring 0 resumes at avail index " + stoppedAt),
+                    () -> "the destination resumed where the source stopped (" + stoppedAt + ")" + explain);
+                System.out.printf("migrated a guest doing disk I/O in %.1f s, %d rounds on the source, %d on the destination;" +
+                        " source stopped at avail index %s after draining in %s us; %s%n",
+                    (migrated - started) / 1e9, source.output().split("GUEST: round ", -1).length - 1, console.split("GUEST: round ", -1).length - 1,
+                    stoppedAt, between(logA, "requests in flight drained in ", " us"), steps.get(steps.size() - 2));
+            }
+        }
+        finally
+        {
+            serveA.toHandle().destroy();
+            serveB.toHandle().destroy();
+            serveA.waitFor(60, TimeUnit.SECONDS);
+            serveB.waitFor(60, TimeUnit.SECONDS);
+        }
+    }
+
+    private List<String> arguments(final Path socket, final String name, final List<String> more)
+    {
+        final List<String> arguments = new ArrayList<>(List.of("-qmp", "unix:" + dir.resolve(name + "-qmp.sock") + ",server=on,wait=off",
+            "-chardev", "socket,id=c0,path=" + socket, "-device", "vhost-user-blk-pci,chardev=c0,num-queues=1,queue-size=128"));
+        arguments.addAll(more);
+        return arguments;
+    }
+
+    /**
+     * Migrates over a Unix socket: slowly at first (10 MB/s, so that many rounds of guest I/O run while pages are
+     * logged and sent), then at full speed with a downtime the emulated guest can meet.
+     */
+    private void migrate(final List<String> steps) throws IOException, InterruptedException
+    {
+        try (Qmp qmp = Qmp.connect(dir.resolve("src-qmp.sock")))
+        {
+            steps.add(qmp.execute("migrate-set-parameters", "{\"max-bandwidth\": 10485760}"));
+            steps.add(qmp.execute("migrate", "{\"uri\": \"unix:" + dir.resolve("mig.sock") + "\"}"));
+            final long start = System.nanoTime();
+            final long deadline = start + TimeUnit.SECONDS.toNanos(240);
+            boolean fast = false;
+            String status = "";
+            while (System.nanoTime() < deadline)
+            {
+                status = qmp.execute("query-migrate");
+                if (status.contains("\"completed\"") || status.contains("\"failed\"") || status.isEmpty())
+                {
+                    break;
+                }
+                if (!fast && System.nanoTime() - start > TimeUnit.SECONDS.toNanos(8))
+                {
+                    steps.add(qmp.execute("migrate-set-parameters", "{\"max-bandwidth\": 4294967296, \"downtime-limit\": 3000}"));
+                    fast = true;
+                }
+                Thread.sleep(500);
+            }
+            steps.add(status);
+            assertTrue(status.contains("\"completed\""), () -> "migration did not complete: " + steps);
+            steps.add(qmp.execute("quit"));
+        }
+    }
+
+    private static String between(final String text, final String before, final String after)
+    {
+        final int start = text.lastIndexOf(before);
+        if (start < 0)
+        {
+            return "?";
+        }
+        final int from = start + before.length();
+        final int end = text.indexOf(after, from);
+        return end < 0 ? text.substring(from) : text.substring(from, end);
+    }
+}
