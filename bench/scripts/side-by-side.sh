@@ -37,12 +37,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "side-by-side.sh: needs ${missing[*]} (apt-get install -y ${missing[*]})" >&2; exit 1
   fi
 fi
-JAVA_HOME=$("$root/.ci/find-jdk")
-java=("$JAVA_HOME/bin/java" --add-exports java.base/jdk.internal.misc=ALL-UNNAMED --enable-native-access=ALL-UNNAMED)
-if [ ! -f "$root/bench/target/benchmarks.jar" ] || [ ! -f "$root/tuning/target/virtio4j-cli.jar" ]; then
-  (cd "$root" && JAVA_HOME=$JAVA_HOME mvn -B -q -DskipTests install) >&2
-fi
-
+loadgen_extra=()
 work=$(mktemp -d /tmp/virtio4j-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 tmpfs_image=/dev/shm/virtio4j-bench.img
@@ -55,37 +50,7 @@ if [ ! -f "$disk_image" ] || [ "$(stat -c %s "$disk_image")" != $((size_mib << 2
   head -c $((size_mib << 20)) /dev/urandom > "$disk_image"; sync
 fi
 
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-wait_socket() {
-  for _ in $(seq 1 200); do [ -S "$1" ] && return 0; sleep 0.05; done
-  echo "side-by-side.sh: no socket at $1" >&2; return 1
-}
-
-# run_job SOCKET BACKEND_PID IODEPTH WAIT(0|1) RW VERIFY(0|1) -> "iops p50 p99 cpu_per_million"
-run_job() {
-  local socket=$1 pid=$2 depth=$3 wait=$4 rw=$5 verify=$6 args=()
-  [ "$wait" = 1 ] && args+=(--wait)
-  [ "$verify" = 1 ] && args+=(--verify)
-  taskset -c $loadgen_cpu "${java[@]}" -cp "$root/bench/target/benchmarks.jar" org.virtio4j.bench.loadgen.VhostUserBlkLoadGenerator \
-    --socket "$socket" --iodepth "$depth" --rw "$rw" --duration "$duration" --warmup "$warmup" "${args[@]}" > "$work/loadgen.out" 2>&1 &
-  local gen=$!
-  sleep "$warmup"; sleep 0.7
-  local before; before=$(cpu_ticks "$pid")
-  wait $gen || { echo "load generator failed:" >&2; tail -5 "$work/loadgen.out" >&2; echo "- - - -"; return 0; }
-  local after; after=$(cpu_ticks "$pid")
-  local result; result=$(grep '^result:' "$work/loadgen.out")
-  local iops p50 p99 errors
-  iops=$(sed 's/.*iops=\([0-9]*\).*/\1/' <<<"$result")
-  p50=$(sed 's/.*p50_us=\([0-9.]*\).*/\1/' <<<"$result")
-  p99=$(sed 's/.*p99_us=\([0-9.]*\).*/\1/' <<<"$result")
-  errors=$(sed 's/.*verify_errors=\([0-9]*\).*/\1/' <<<"$result")
-  local cpu; cpu=$(awk -v t=$((after - before)) -v hz="$ticks" -v iops="$iops" -v d="$duration" \
-    'BEGIN { req = iops * d; if (req > 0) printf "%.2f", (t / hz) / (req / 1e6); else print "-" }')
-  [ "$errors" != 0 ] && p99="$p99(VERIFY:$errors)"
-  echo "$iops $p50 $p99 $cpu"
-}
+source "$root/bench/scripts/common.sh"
 
 start_qsd() { # SOCKET BLOCKDEV -> pid
   rm -f "$1"
@@ -93,14 +58,6 @@ start_qsd() { # SOCKET BLOCKDEV -> pid
     --export "type=vhost-user-blk,id=e0,node-name=d0,addr.type=unix,addr.path=$1,writable=on,num-queues=1" > "$work/qsd.log" 2>&1 &
   echo $!
 }
-
-start_virtio4j() { # SOCKET BLK_SPEC -> pid
-  rm -f "$1"
-  taskset -c $backend_cpu "${java[@]}" -jar "$root/tuning/target/virtio4j-cli.jar" serve --blk "socket=$1,$2" > "$work/serve.log" 2>&1 &
-  echo $!
-}
-
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 fio_ceiling() { # DEPTH -> "iops p50 p99"
   taskset -c $backend_cpu fio --name=ceiling --filename="$disk_image" --ioengine=io_uring --direct=1 --rw=randread --bs=4k \

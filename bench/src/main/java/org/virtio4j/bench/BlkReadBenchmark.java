@@ -1,6 +1,7 @@
 package org.virtio4j.bench;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -29,6 +30,7 @@ import org.virtio4j.devices.blk.FileDisk;
 import org.virtio4j.devices.blk.RamBackend;
 import org.virtio4j.devices.core.DeviceException;
 import org.virtio4j.devices.core.Interrupt;
+import org.virtio4j.memory.DirtyLog;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.MemoryBacking;
 import org.virtio4j.virtio.SplitQueue;
@@ -45,7 +47,8 @@ import org.virtio4j.virtio.driver.DriverQueue;
  *
  * <p>One thread; core budget 1. Checks its own result: every batch completes 32 requests with status OK and used
  * length 4097.
- * Run: {@code java -jar bench/target/benchmarks.jar BlkRead -prof gc}.
+ * Run: {@code java -jar bench/target/benchmarks.jar BlkRead -prof gc}; the dirty log's cost:
+ * {@code ... BlkRead -p backend=ram,io_uring -p dirtyLog=off,on}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -73,6 +76,13 @@ public class BlkReadBenchmark
     @Param({"ram", "io_uring", "threads", "tmpfs"})
     public String backend;
 
+    /**
+     * {@code on}: a migration in progress, every store the device makes into guest memory (data, status, used
+     * ring) marked in a dirty log (the VMM's clearing of the log is not part of the figure).
+     */
+    @Param({"off", "on"})
+    public String dirtyLog;
+
     private BlkBackend disk;
     private Path image;
     private BlkDevice device;
@@ -99,7 +109,9 @@ public class BlkReadBenchmark
         };
         device = new BlkDevice(disk, BlkOptions.defaults());
         final SplitQueue[] queues = {queue};
-        device.activate(memory, queues, device.deviceFeatures(), new Interrupt()
+        final GuestMemory deviceMemory = dirtyLog.equals("on")
+            ? memory.withDirtyLog(new DirtyLog(Arena.ofAuto().allocate(4096, 8), pages -> { }, pages -> { })) : memory;
+        device.activate(deviceMemory, queues, device.deviceFeatures(), new Interrupt()
         {
             @Override
             public void signalUsedBuffers(final int queue)

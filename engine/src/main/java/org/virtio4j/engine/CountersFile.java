@@ -7,6 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.stream.Stream;
 
 import org.agrona.IoUtil;
 import org.agrona.concurrent.AtomicBuffer;
@@ -80,6 +82,7 @@ public final class CountersFile implements AutoCloseable
     public static CountersFile create(final Path dir, final int valuesLength) throws IOException
     {
         Files.createDirectories(dir);
+        reclaimStale(dir);
         final long pid = ProcessHandle.current().pid();
         final Path path = dir.resolve("virtio4j-" + pid + ".counters");
         final int metadataLength = valuesLength / CountersReader.COUNTER_LENGTH * CountersReader.METADATA_LENGTH;
@@ -98,6 +101,47 @@ public final class CountersFile implements AutoCloseable
         header.putLong(START_TIME_OFFSET, System.currentTimeMillis());
         header.putIntRelease(0, MAGIC);
         return new CountersFile(path, mapped, true);
+    }
+
+    /**
+     * Deletes the counters files in a directory whose process is gone: killed (SIGKILL leaves its file behind), or
+     * its pid now another process's (one started after the file was made). A file that is not a counters file is
+     * left alone.
+     *
+     * @param dir the directory.
+     * @return the files deleted.
+     * @throws IOException if the directory cannot be listed.
+     */
+    public static int reclaimStale(final Path dir) throws IOException
+    {
+        final List<Path> candidates;
+        try (Stream<Path> files = Files.list(dir))
+        {
+            candidates = files.filter(p -> p.getFileName().toString().matches("virtio4j-\\d+\\.counters")).toList();
+        }
+        int reclaimed = 0;
+        for (final Path candidate : candidates)
+        {
+            final boolean stale;
+            try (CountersFile file = open(candidate))
+            {
+                final long startedMillis = file.startTimeMillis();
+                stale = ProcessHandle.of(file.pid())
+                    .filter(ProcessHandle::isAlive)
+                    .map(h -> h.info().startInstant().map(t -> t.toEpochMilli() > startedMillis + 1000).orElse(false))
+                    .orElse(true);
+            }
+            catch (final IOException e)
+            {
+                continue;
+            }
+            if (stale && Files.deleteIfExists(candidate))
+            {
+                reclaimed++;
+                System.err.println("virtio4j: reclaimed the counters file of an exited process: " + candidate);
+            }
+        }
+        return reclaimed;
     }
 
     /**

@@ -83,8 +83,11 @@ class RealGuestReconnectTest
                     () -> "QEMU handed the inflight region to the restarted back-end:\n" + log);
                 resubmitted += (int)log.lines().filter(l -> l.contains("resubmitting")).count();
             }
-            System.out.printf("back-end stopped with SIG%s %d times under guest I/O; %d restarts found requests in flight and resubmitted them%n",
-                signal, KILLS, resubmitted);
+            final List<String> stalls = events.stream().filter(e -> e.startsWith("stall ")).map(e -> e.substring(6)).toList();
+            System.out.printf("back-end stopped with SIG%s %d times under guest I/O; %d restarts found requests in flight and resubmitted them;" +
+                " from listening to the first completed request: %s ms%n", signal, KILLS, resubmitted, stalls);
+            assertTrue(stalls.stream().allMatch(ms -> Long.parseLong(ms) >= 0 && Long.parseLong(ms) < 5000),
+                () -> "every restarted back-end completed a request soon after listening: " + events);
             if (!kill(signal))
             {
                 for (int i = 0; i < KILLS; i++)
@@ -139,6 +142,10 @@ class RealGuestReconnectTest
             for (int i = 1; i <= KILLS; i++)
             {
                 Thread.sleep(1500);
+                if (i > 1)
+                {
+                    events.add("stall " + ServeProcess.counter(dir.resolve("counters" + (i - 1)), "first completion ms after listening"));
+                }
                 final Process old = server.get();
                 if (kill)
                 {

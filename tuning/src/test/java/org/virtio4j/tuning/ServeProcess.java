@@ -6,6 +6,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import org.virtio4j.engine.CountersFile;
 
 /** {@code virtio4j serve} in its own process for the real-guest tests, and waiting for its socket. */
 final class ServeProcess
@@ -29,6 +32,38 @@ final class ServeProcess
             "-cp", System.getProperty("java.class.path"), Virtio4j.class.getName(), "serve"));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /**
+     * Reads one counter of a running back-end.
+     *
+     * @param countersDir its counters directory (one process's).
+     * @param label       the end of the counter's label.
+     * @return its value, or -1 if there is no such counter or file.
+     */
+    static long counter(final Path countersDir, final String label) throws IOException
+    {
+        final Path file;
+        try (Stream<Path> files = Files.list(countersDir))
+        {
+            file = files.filter(p -> p.getFileName().toString().endsWith(".counters")).findFirst().orElse(null);
+        }
+        if (file == null)
+        {
+            return -1;
+        }
+        try (CountersFile counters = CountersFile.open(file))
+        {
+            final long[] value = {-1};
+            counters.reader().forEach((id, type, key, name) ->
+            {
+                if (name.endsWith(label))
+                {
+                    value[0] = counters.reader().getCounterValue(id);
+                }
+            });
+            return value[0];
+        }
     }
 
     /**

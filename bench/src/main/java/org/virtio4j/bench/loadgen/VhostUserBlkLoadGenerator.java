@@ -22,6 +22,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import static org.virtio4j.memory.GuestMemory.LE_U16;
 import static org.virtio4j.memory.GuestMemory.LE_U32;
 import static org.virtio4j.memory.GuestMemory.LE_U64;
 import static org.virtio4j.transport.vhost.VhostUserFrontEnd.address;
@@ -76,6 +77,13 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
     @Option(names = "--warmup", defaultValue = "0", description = "Seconds to run before measuring (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--dirty-log", description = "Migrate-style: hand the back-end a dirty log (LOG_SHMFD) and turn VHOST_F_LOG_ALL on, " +
+        "clearing the log every 100 ms as QEMU's log sync does.")
+    boolean dirtyLog;
+
+    @Option(names = "--inflight", description = "Ask for an inflight region (INFLIGHT_SHMFD) as QEMU does, so the back-end tracks every request in it.")
+    boolean inflight;
+
     @Option(names = "--hgrm", description = "Write the latency distribution (.hgrm, microseconds) here.")
     Path hgrm;
 
@@ -115,11 +123,30 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
             vmm.send(VhostUserRequest.GET_PROTOCOL_FEATURES, 0, new byte[0]);
             final long protocol = vmm.u64Reply(VhostUserRequest.GET_PROTOCOL_FEATURES) &
                 (VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_MQ) | VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_REPLY_ACK) |
-                    VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIG));
+                    VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_CONFIG) |
+                    (dirtyLog ? VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_LOG_SHMFD) : 0) |
+                    (inflight ? VirtioFeatures.bit(VhostUserMessage.PROTOCOL_F_INFLIGHT_SHMFD) : 0));
+            if (dirtyLog && !VirtioFeatures.has(protocol, VhostUserMessage.PROTOCOL_F_LOG_SHMFD) ||
+                inflight && !VirtioFeatures.has(protocol, VhostUserMessage.PROTOCOL_F_INFLIGHT_SHMFD))
+            {
+                throw new IllegalStateException("the back-end does not offer " + (dirtyLog ? "LOG_SHMFD" : "INFLIGHT_SHMFD"));
+            }
             vmm.send(VhostUserRequest.SET_PROTOCOL_FEATURES, 0, u64(protocol));
             vmm.send(VhostUserRequest.SET_OWNER, 0, new byte[0]);
-            vmm.send(VhostUserRequest.SET_FEATURES, 0, u64(offered & wanted));
+            final long features = offered & (wanted | (dirtyLog ? VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL) : 0));
+            vmm.send(VhostUserRequest.SET_FEATURES, 0, u64(features));
             final long capacity = capacity(vmm, protocol);
+            if (inflight)
+            {
+                final byte[] ask = new byte[VhostUserMessage.INFLIGHT_SIZE];
+                MemorySegment.ofArray(ask).set(LE_U16, 16, (short)queues);
+                MemorySegment.ofArray(ask).set(LE_U16, 18, (short)queueSize);
+                vmm.send(VhostUserRequest.GET_INFLIGHT_FD, 0, ask);
+                final MemorySegment region = vmm.reply(VhostUserRequest.GET_INFLIGHT_FD);
+                final byte[] give = new byte[VhostUserMessage.INFLIGHT_SIZE];
+                MemorySegment.copy(region, 0, MemorySegment.ofArray(give), 0, give.length);
+                ack(vmm, protocol, VhostUserRequest.SET_INFLIGHT_FD, give, vmm.lastReplyFd());
+            }
             final byte[] table = new byte[8 + VhostUserMessage.MEM_REGION_SIZE];
             final MemorySegment t = MemorySegment.ofArray(table);
             t.set(LE_U32, 0, 1);
@@ -144,14 +171,21 @@ public final class VhostUserBlkLoadGenerator implements Callable<Integer>
                 vmm.send(VhostUserRequest.SET_VRING_KICK, 0, u64(q), kicks[q].fd());
                 ack(vmm, protocol, VhostUserRequest.SET_VRING_ENABLE, state(q, 1));
             }
-            System.out.printf(Locale.ROOT, "loadgen: %s, %d MiB disk, %s bs=%d iodepth=%d queues=%d, %ds, guest cpu %s%n",
-                socket, capacity >> 20, rw, blockSize, iodepth, queues, duration, cpu < 0 ? "any" : String.valueOf(cpu));
+            final DirtyLogSync sync = dirtyLog ? DirtyLogSync.start(vmm, memoryBytes) : null;
+            System.out.printf(Locale.ROOT, "loadgen: %s, %d MiB disk, %s bs=%d iodepth=%d queues=%d, %ds, guest cpu %s%s%s%n",
+                socket, capacity >> 20, rw, blockSize, iodepth, queues, duration, cpu < 0 ? "any" : String.valueOf(cpu),
+                dirtyLog ? ", dirty log on" : "", inflight ? ", inflight tracking on" : "");
             final Recorder recorder = new Recorder(3);
             final int readPercent = rw.equals("randread") ? 100 : rw.equals("randwrite") ? 0 : 70;
             final DemoGuest guest = new DemoGuest(memory, drivers, kicks, calls, iodepth, blockSize, readPercent, capacity,
                 queues * QUEUE_STRIDE, recorder).waitForCalls(waitForCalls).verify(verify);
             new FioJob(blockSize, duration, hgrm).warmup(warmup).run(guest, recorder);
             guestFailed = guest.failed() > 0 || guest.verifyErrors() > 0;
+            if (sync != null)
+            {
+                System.out.printf(Locale.ROOT, "loadgen: dirty log: %d pages found dirty in %d syncs%n", sync.stop(), sync.syncs());
+                sync.close();
+            }
             for (int q = 0; q < queues; q++)
             {
                 vmm.send(VhostUserRequest.GET_VRING_BASE, 0, state(q, 0));

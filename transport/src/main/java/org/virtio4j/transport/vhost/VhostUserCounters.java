@@ -24,6 +24,9 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter drains;
     private final AtomicCounter drainLastMicros;
     private final AtomicCounter drainMaxMicros;
+    private final AtomicCounter firstCompletionMillis;
+    private final long listeningSince = System.nanoTime();
+    private boolean completed;
 
     VhostUserCounters(final Engine engine, final String name)
     {
@@ -41,6 +44,20 @@ final class VhostUserCounters implements AutoCloseable
         drains = engine.newCounter(prefix + "ring stops (drains)");
         drainLastMicros = engine.newCounter(prefix + "ring stop drain last us");
         drainMaxMicros = engine.newCounter(prefix + "ring stop drain max us");
+        firstCompletionMillis = engine.newCounter(prefix + "first completion ms after listening");
+    }
+
+    /**
+     * A used buffer was signalled (on an actor): the first since the server began listening sets how long a
+     * restarted back-end stalled its guest, from listening to the first completed request.
+     */
+    void completion()
+    {
+        if (!completed)
+        {
+            completed = true;
+            firstCompletionMillis.setRelease((System.nanoTime() - listeningSince) / 1_000_000);
+        }
     }
 
     void resumed(final int requests)
@@ -140,5 +157,6 @@ final class VhostUserCounters implements AutoCloseable
         drains.close();
         drainLastMicros.close();
         drainMaxMicros.close();
+        firstCompletionMillis.close();
     }
 }

@@ -22,6 +22,8 @@ public final class VhostUserFrontEnd implements AutoCloseable
     private final Arena arena = Arena.ofShared();
     private final MemorySegment out = arena.allocate(8192, 8);
     private final MemorySegment in = arena.allocate(8192, 8);
+    private final int[] replyFds = new int[UnixSocket.MAX_FDS];
+    private int lastReplyFd = -1;
 
     /**
      * @param path the back-end's socket.
@@ -70,7 +72,12 @@ public final class VhostUserFrontEnd implements AutoCloseable
      */
     public MemorySegment reply(final int expectedRequest) throws ErrnoException
     {
-        if (!socket.receiveFully(in, 0, VhostUserMessage.HEADER_SIZE))
+        final long got = socket.receive(in, VhostUserMessage.HEADER_SIZE, replyFds);
+        final int received = (int)got;
+        final int fdCount = (int)(got >>> 32);
+        lastReplyFd = fdCount > 0 ? replyFds[0] : -1;
+        if (received == 0 || received < VhostUserMessage.HEADER_SIZE &&
+            !socket.receiveFully(in, received, VhostUserMessage.HEADER_SIZE - received))
         {
             return null;
         }
@@ -86,6 +93,12 @@ public final class VhostUserFrontEnd implements AutoCloseable
             return null;
         }
         return in.asSlice(VhostUserMessage.HEADER_SIZE, size);
+    }
+
+    /** @return the fd that came with the last reply (GET_INFLIGHT_FD's region), or -1; the caller owns it. */
+    public int lastReplyFd()
+    {
+        return lastReplyFd;
     }
 
     /**

@@ -137,6 +137,7 @@ final class VhostUserRunner
                 @Override
                 public void signalUsedBuffers(final int queue)
                 {
+                    counters.completion();
                     if (calls[queue] != null)
                     {
                         calls[queue].signal();
