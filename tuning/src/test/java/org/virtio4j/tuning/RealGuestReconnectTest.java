@@ -144,7 +144,7 @@ class RealGuestReconnectTest
                 Thread.sleep(1500);
                 if (i > 1)
                 {
-                    events.add("stall " + ServeProcess.counter(dir.resolve("counters" + (i - 1)), "first completion ms after listening"));
+                    events.add("stall " + ServeProcess.counter(dir.resolve("counters" + (i - 1)), "first completion ms after listening (-1: none yet)"));
                 }
                 final Process old = server.get();
                 if (kill)

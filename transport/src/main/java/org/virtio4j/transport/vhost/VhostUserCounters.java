@@ -26,7 +26,7 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter drainMaxMicros;
     private final AtomicCounter firstCompletionMillis;
     private final long listeningSince = System.nanoTime();
-    private boolean completed;
+    private volatile boolean completed;
 
     VhostUserCounters(final Engine engine, final String name)
     {
@@ -44,14 +44,21 @@ final class VhostUserCounters implements AutoCloseable
         drains = engine.newCounter(prefix + "ring stops (drains)");
         drainLastMicros = engine.newCounter(prefix + "ring stop drain last us");
         drainMaxMicros = engine.newCounter(prefix + "ring stop drain max us");
-        firstCompletionMillis = engine.newCounter(prefix + "first completion ms after listening");
+        firstCompletionMillis = engine.newCounter(prefix + "first completion ms after listening (-1: none yet)");
+        firstCompletionMillis.setRelease(-1);
+    }
+
+    /** @return true once a first completion has been recorded. */
+    boolean completedOnce()
+    {
+        return completed;
     }
 
     /**
-     * A used buffer was signalled (on an actor): the first since the server began listening sets how long a
-     * restarted back-end stalled its guest, from listening to the first completed request.
+     * The guest saw its first completed request since the server began listening: how long a restarted back-end
+     * stalled its guest. Recorded once.
      */
-    void completion()
+    void firstCompletion()
     {
         if (!completed)
         {

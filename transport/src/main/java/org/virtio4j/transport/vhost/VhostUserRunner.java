@@ -40,7 +40,7 @@ final class VhostUserRunner
     private final VhostUserCounters counters;
     private FrontEndMemory memory;
     private long ackedFeatures;
-    private DeviceHandle running;
+    private volatile DeviceHandle running;
     private SplitQueue[] runningQueues;
     private long lastDrainNanos;
 
@@ -137,7 +137,6 @@ final class VhostUserRunner
                 @Override
                 public void signalUsedBuffers(final int queue)
                 {
-                    counters.completion();
                     if (calls[queue] != null)
                     {
                         calls[queue].signal();
@@ -165,6 +164,7 @@ final class VhostUserRunner
         handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
         running = handle;
         runningQueues = queues;
+        watchFirstCompletion(guestMemory, queues);
         // One call per started ring: completions a previous back-end (or this one, before a stop) wrote while the
         // front-end had the guest's notifier masked would otherwise wait for an interrupt that never comes.
         for (final EventFd call : calls)
@@ -174,6 +174,48 @@ final class VhostUserRunner
                 call.signal();
             }
         }
+    }
+
+    /**
+     * Until a first request completes after the process began listening (a restarted back-end's stall), watches
+     * the started rings' used indices from a virtual thread, once a millisecond, for up to a minute: off the engine,
+     * read-only, and gone with the first completion or the ring's stop.
+     */
+    private void watchFirstCompletion(final GuestMemory guestMemory, final SplitQueue[] queues)
+    {
+        if (counters.completedOnce())
+        {
+            return;
+        }
+        final DeviceHandle handle = running;
+        final int[] start = new int[queues.length];
+        for (int i = 0; i < queues.length; i++)
+        {
+            start[i] = queues[i].ready() ? queues[i].usedIdxAcquire(guestMemory) : -1;
+        }
+        Thread.ofVirtual().name("virtio4j-first-completion-" + name).start(() ->
+        {
+            final long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            try
+            {
+                while (running == handle && System.nanoTime() < deadline)
+                {
+                    for (int i = 0; i < queues.length; i++)
+                    {
+                        if (start[i] >= 0 && queues[i].usedIdxAcquire(guestMemory) != start[i])
+                        {
+                            counters.firstCompletion();
+                            return;
+                        }
+                    }
+                    Thread.sleep(1);
+                }
+            }
+            catch (final InterruptedException | RuntimeException e)
+            {
+                // The memory went away with the connection: nothing to record.
+            }
+        });
     }
 
     private void configure(final SplitQueue queue, final Vring vring, final GuestMemory guestMemory, final boolean eventIdx, final int index)
