@@ -37,19 +37,29 @@ final class DiskRounds
 
     /**
      * @param rounds how many rounds.
-     * @param reader true to keep one more process reading a 1 MiB region written before the rounds (past the
-     *               rounds' regions) with O_DIRECT and checking its hash all the while ("GUEST: hash BAD" if it
-     *               differs): requests are then nearly always in flight, and the device stores into guest memory
-     *               all the time.
+     * @param reader true to keep one more process reading four 256 KiB regions of distinct bytes written before
+     *               the rounds (past the rounds' regions), one after another, and checking their hashes all the
+     *               while ("GUEST: hash BAD" if one differs): with O_DIRECT, then through a dropped page cache (the
+     *               device stores straight into the page-cache pages, which the guest reuses for the next region),
+     *               then a second later from the page cache alone. Pages the device filled and the guest reads again
+     *               without storing into them are what a migration loses if the back-end does not log its stores.
      * @return as {@link #steps(int)}.
      */
     static String steps(final int rounds, final boolean reader)
     {
         final String start = !reader ? "" : """
-            yes "hashed region" | head -c 1048576 | dd of=/dev/vda bs=65536 seek=512 oflag=direct 2>/dev/null
-            h=$(dd if=/dev/vda bs=65536 skip=512 count=16 iflag=direct 2>/dev/null | sha256sum)
-            (while [ ! -f /tmp/stop ]; do
-               [ "$(dd if=/dev/vda bs=65536 skip=512 count=16 iflag=direct 2>/dev/null | sha256sum)" = "$h" ] || echo "GUEST: hash BAD"
+            for n in 0 1 2 3; do
+              yes "hashed region $n" | head -c 262144 | dd of=/dev/vda bs=65536 seek=$((512 + n * 4)) oflag=direct 2>/dev/null
+              eval h$n='"$(dd if=/dev/vda bs=65536 skip=$((512 + n * 4)) count=4 iflag=direct 2>/dev/null | sha256sum)"'
+            done
+            (c=0; while [ ! -f /tmp/stop ]; do
+               n=$((c % 4)); eval h='"$h'$n'"'; at=$((512 + n * 4))
+               [ "$(dd if=/dev/vda bs=65536 skip=$at count=4 iflag=direct 2>/dev/null | sha256sum)" = "$h" ] || echo "GUEST: hash BAD (direct)"
+               echo 1 > /proc/sys/vm/drop_caches
+               [ "$(dd if=/dev/vda bs=65536 skip=$at count=4 2>/dev/null | sha256sum)" = "$h" ] || echo "GUEST: hash BAD (read)"
+               sleep 1
+               [ "$(dd if=/dev/vda bs=65536 skip=$at count=4 2>/dev/null | sha256sum)" = "$h" ] || echo "GUEST: hash BAD (page cache)"
+               c=$((c + 1))
              done; touch /tmp/stopped) &
             """;
         final String end = !reader ? "" : """

@@ -203,7 +203,7 @@ final class GuestImage
     {
         final List<String> command = new ArrayList<>(List.of(QEMU,
             "-machine", "q35", "-accel", "tcg", "-smp", String.valueOf(cpus), "-m", "512M", "-nographic", "-no-reboot", "-nic", "none",
-            "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", "console=ttyS0 quiet panic=-1",
+            "-kernel", kernel.toString(), "-initrd", initramfs.toString(), "-append", "console=ttyS0 quiet panic=-1 init_on_alloc=0",
             "-object", "memory-backend-memfd,id=mem,size=512M,share=on", "-numa", "node,memdev=mem"));
         command.addAll(arguments);
         return new RunningGuest(new ProcessBuilder(command).redirectErrorStream(true).start(), listener);

@@ -67,7 +67,17 @@ class RealGuestMigrationTest
                 final long started = System.nanoTime();
                 migrate(steps);
                 final long migrated = System.nanoTime();
-                final String console = destination.awaitPowerOff(400);
+                final String console;
+                try
+                {
+                    console = destination.awaitPowerOff(400);
+                }
+                catch (final IllegalStateException e)
+                {
+                    throw new IllegalStateException(e.getMessage() + "\nsteps: " + steps + "\n--- source:\n" + source.output() +
+                        "\n--- serve A:\n" + Files.readString(dir.resolve("serve-a.log")) + "\n--- serve B:\n" +
+                        Files.readString(dir.resolve("serve-b.log")), e);
+                }
                 final String all = source.output() + console;
                 final String image0 = DiskRounds.checkImage(image, ROUNDS);
                 final String logA = Files.readString(dir.resolve("serve-a.log"));
