@@ -33,6 +33,8 @@ import org.virtio4j.devices.core.Interrupt;
 import org.virtio4j.memory.DirtyLog;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.MemoryBacking;
+import org.virtio4j.virtio.InflightLayout;
+import org.virtio4j.virtio.InflightQueue;
 import org.virtio4j.virtio.SplitQueue;
 import org.virtio4j.virtio.VirtioBlk;
 import org.virtio4j.virtio.VirtioFeatures;
@@ -48,7 +50,7 @@ import org.virtio4j.virtio.driver.DriverQueue;
  * <p>One thread; core budget 1. Checks its own result: every batch completes 32 requests with status OK and used
  * length 4097.
  * Run: {@code java -jar bench/target/benchmarks.jar BlkRead -prof gc}; the dirty log's cost:
- * {@code ... BlkRead -p backend=ram,io_uring -p dirtyLog=off,on}.
+ * {@code ... BlkRead -p backend=ram,io_uring -p dirtyLog=off,on -p inflight=off}; inflight tracking's: {@code -p inflight=off,on}.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -83,6 +85,10 @@ public class BlkReadBenchmark
     @Param({"off", "on"})
     public String dirtyLog;
 
+    /** {@code on}: every chain marked in and out of an inflight region (vhost-user reconnect tracking). */
+    @Param({"off", "on"})
+    public String inflight;
+
     private BlkBackend disk;
     private Path image;
     private BlkDevice device;
@@ -99,6 +105,12 @@ public class BlkReadBenchmark
         memory = GuestMemory.of(backing.region(0));
         driver = new DriverQueue(memory, 0, QUEUE_SIZE);
         queue = driver.configure(new SplitQueue(QUEUE_SIZE));
+        if (inflight.equals("on"))
+        {
+            final InflightQueue tracking = new InflightQueue(Arena.ofAuto().allocate(InflightLayout.queueBytes(QUEUE_SIZE), 64), QUEUE_SIZE);
+            tracking.recover(0);
+            queue.trackInflight(tracking);
+        }
         disk = switch (backend)
         {
             case "io_uring" -> new FileDisk(image(Path.of(System.getProperty("java.io.tmpdir"))), FileDisk.Options.defaults());

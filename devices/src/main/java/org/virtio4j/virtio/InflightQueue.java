@@ -154,7 +154,9 @@ public final class InflightQueue
         final int last = region.get(JAVA_SHORT_UNALIGNED, InflightLayout.LAST_BATCH_HEAD);
         region.set(JAVA_SHORT_UNALIGNED, desc(head) + InflightLayout.DESC_NEXT, (short)last);
         region.set(JAVA_SHORT_UNALIGNED, InflightLayout.LAST_BATCH_HEAD, (short)head);
-        VarHandle.fullFence();
+        // Only store-store order matters: nobody reads the region while this back-end lives, and a dead process's
+        // stores become visible in the order they were released.
+        VarHandle.releaseFence();
     }
 
     /**
@@ -165,9 +167,9 @@ public final class InflightQueue
      */
     public void returned(final int head, final int usedIdx)
     {
-        VarHandle.fullFence();
+        VarHandle.releaseFence();
         region.set(JAVA_BYTE, desc(head) + InflightLayout.DESC_INFLIGHT, (byte)0);
-        VarHandle.fullFence();
+        VarHandle.releaseFence();
         region.set(JAVA_SHORT_UNALIGNED, InflightLayout.USED_IDX, (short)usedIdx);
     }
 
