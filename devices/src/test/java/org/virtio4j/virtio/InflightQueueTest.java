@@ -7,6 +7,8 @@ import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.virtio4j.memory.GuestMemory;
 import org.virtio4j.memory.MemoryBacking;
 import org.virtio4j.virtio.driver.DriverBuffer;
@@ -186,5 +188,90 @@ class InflightQueueTest
         region.set(JAVA_SHORT_UNALIGNED, InflightLayout.VERSION_OFFSET, (short)9);
         assertThrows(QueueException.class, () -> new InflightQueue(region, SIZE).recover(0), "an unknown layout is refused");
         assertThrows(IllegalArgumentException.class, () -> new InflightQueue(region.asSlice(0, 64), SIZE));
+    }
+
+    /** Where in a request's life the back-end dies. */
+    enum Crash
+    {
+        /** The chain is available, not taken. */
+        BEFORE_TAKEN,
+        /** Taken and marked in flight, its I/O under way. */
+        TAKEN,
+        /** Made the region's last batch, its used element not written. */
+        RETURNING,
+        /** Its used element written, used.idx not published. */
+        ELEMENT_WRITTEN,
+        /** used.idx published, the chain still marked in flight. */
+        IDX_PUBLISHED,
+        /** Cleared in the region, the region's used index not updated. */
+        CLEARED,
+        /** Fully returned. */
+        DONE
+    }
+
+    /**
+     * A back-end dies at every step of one request's life, with another request in flight beside it; the next
+     * back-end recovers the region and serves what is available. Every chain comes back exactly once.
+     */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(Crash.class)
+    void shouldReturnEveryChainExactlyOnceWhereverTheBackEndDies(final Crash crash) throws Exception
+    {
+        final GuestMemory memory = memory();
+        final DriverQueue driver = new DriverQueue(memory, 0, SIZE);
+        final int other = driver.addChain(DriverBuffer.writable(0x8000, 64));
+        final int victim = driver.addChain(DriverBuffer.writable(0x8040, 64));
+        final SplitQueue first = backEnd(driver, region, memory, 0);
+        final AvailIter iter = first.iter(memory);
+        final DescriptorChain chain = new DescriptorChain();
+        assertTrue(iter.next(chain));
+        assertEquals(other, chain.headIndex());
+        if (crash != Crash.BEFORE_TAKEN)
+        {
+            assertTrue(iter.next(chain));
+            assertEquals(victim, chain.headIndex());
+        }
+        final long usedRing = driver.usedRing();
+        switch (crash)
+        {
+            case RETURNING -> first.inflight().returning(victim);
+            case ELEMENT_WRITTEN ->
+            {
+                first.inflight().returning(victim);
+                memory.putU64(usedRing + 4, 1L << 32 | victim);
+            }
+            case IDX_PUBLISHED ->
+            {
+                first.inflight().returning(victim);
+                memory.putU64(usedRing + 4, 1L << 32 | victim);
+                memory.putU16(usedRing + 2, 1);
+            }
+            case CLEARED ->
+            {
+                first.inflight().returning(victim);
+                memory.putU64(usedRing + 4, 1L << 32 | victim);
+                memory.putU16(usedRing + 2, 1);
+                region.set(JAVA_BYTE, InflightLayout.HEADER_SIZE + (long)InflightLayout.DESC_SIZE * victim + InflightLayout.DESC_INFLIGHT, (byte)0);
+            }
+            case DONE -> first.addUsed(memory, victim, 1);
+            default ->
+            {
+            }
+        }
+
+        final SplitQueue second = backEnd(driver, region, memory, driver.usedIdx());
+        final AvailIter again = second.iter(memory);
+        while (again.next(chain))
+        {
+            second.addUsed(memory, chain.headIndex(), 1);
+        }
+        final List<Integer> used = new ArrayList<>();
+        while (driver.pollUsed(true))
+        {
+            used.add(driver.lastUsedId());
+        }
+        assertEquals(2, used.size(), () -> "both chains returned: " + used);
+        assertTrue(used.contains(other) && used.contains(victim), () -> "each once: " + used);
+        assertEquals(0, second.inflight().inFlight(), "nothing left in flight");
     }
 }
