@@ -341,9 +341,11 @@ final class VhostUserBackend
                 }
                 final int offset = payload.get(LE_U32, 0);
                 final int length = payload.get(LE_U32, 4);
-                if (length < 0 || length > VhostUserMessage.MAX_CONFIG_SIZE || size != VhostUserMessage.CONFIG_HEADER_SIZE + length)
+                if (length < 0 || length > VhostUserMessage.MAX_CONFIG_SIZE || size != VhostUserMessage.CONFIG_HEADER_SIZE + length ||
+                    Integer.toUnsignedLong(offset) + length > VhostUserMessage.MAX_CONFIG_SIZE)
                 {
-                    throw new VhostUserException("GET_CONFIG size=" + size + " length=" + length, false);
+                    throw new VhostUserException("GET_CONFIG size=" + size + " offset=" + Integer.toUnsignedString(offset) + " length=" + length +
+                        ": the range must lie in the first " + VhostUserMessage.MAX_CONFIG_SIZE + " bytes of config space", false);
                 }
                 final byte[] data = new byte[length];
                 device.readConfig(offset, data);
@@ -361,9 +363,11 @@ final class VhostUserBackend
                 }
                 final int offset = payload.get(LE_U32, 0);
                 final int length = payload.get(LE_U32, 4);
-                if (length < 0 || length > VhostUserMessage.MAX_CONFIG_SIZE || size != VhostUserMessage.CONFIG_HEADER_SIZE + length)
+                if (length < 0 || length > VhostUserMessage.MAX_CONFIG_SIZE || size != VhostUserMessage.CONFIG_HEADER_SIZE + length ||
+                    Integer.toUnsignedLong(offset) + length > VhostUserMessage.MAX_CONFIG_SIZE)
                 {
-                    throw new VhostUserException("SET_CONFIG size=" + size + " length=" + length, false);
+                    throw new VhostUserException("SET_CONFIG size=" + size + " offset=" + Integer.toUnsignedString(offset) + " length=" + length +
+                        ": the range must lie in the first " + VhostUserMessage.MAX_CONFIG_SIZE + " bytes of config space", false);
                 }
                 device.writeConfig(offset, payload.asSlice(VhostUserMessage.CONFIG_HEADER_SIZE, length).toArray(ValueLayout.JAVA_BYTE));
                 return -1;

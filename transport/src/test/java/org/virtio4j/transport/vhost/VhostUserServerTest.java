@@ -210,6 +210,12 @@ class VhostUserServerTest extends VhostUserBlkSession
             fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0x1000, 0x1000, USER_BASE + (8L << 20), 0), small.fd());
             assertNotEquals(0, fe.u64Reply(VhostUserRequest.ADD_MEM_REG), "region overlapping another");
 
+            final byte[] farConfig = new byte[12 + 16];
+            MemorySegment.ofArray(farConfig).set(org.virtio4j.memory.GuestMemory.LE_U32, 0, 0xfffffff0);
+            MemorySegment.ofArray(farConfig).set(org.virtio4j.memory.GuestMemory.LE_U32, 4, 16);
+            fe.send(VhostUserRequest.GET_CONFIG, NEED_REPLY, farConfig);
+            assertNotEquals(0, fe.u64Reply(VhostUserRequest.GET_CONFIG), "config range past config space");
+
             fe.send(VhostUserRequest.SET_VRING_NUM, NEED_REPLY, state(0, 100));
             assertNotEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_NUM), "ring size not a power of two");
 
@@ -228,7 +234,7 @@ class VhostUserServerTest extends VhostUserBlkSession
             }
             fe.send(VhostUserRequest.GET_FEATURES, 0, new byte[0]);
             assertNotEquals(0, fe.u64Reply(VhostUserRequest.GET_FEATURES), "still answering");
-            assertEquals(6, server.refusedMessages());
+            assertEquals(7, server.refusedMessages());
             assertEquals(0, server.connectionsClosedOnError());
         }
     }
