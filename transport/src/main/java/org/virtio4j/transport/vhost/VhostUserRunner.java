@@ -91,8 +91,7 @@ final class VhostUserRunner
         }
         // While the front-end migrates the guest, the device works on a view of its memory that logs every store;
         // otherwise on the plain one, which costs nothing.
-        final boolean logging = VirtioFeatures.has(ackedFeatures, VhostUserMessage.F_LOG_ALL) && dirtyLog.log() != null;
-        final GuestMemory guestMemory = logging ? mapped.withDirtyLog(dirtyLog.log()) : mapped;
+        final GuestMemory guestMemory = mapped.withDirtyLog(VirtioFeatures.has(ackedFeatures, VhostUserMessage.F_LOG_ALL) ? dirtyLog.log() : null);
         boolean any = false;
         for (final Vring vring : vrings)
         {

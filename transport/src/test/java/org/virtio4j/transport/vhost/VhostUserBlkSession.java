@@ -73,6 +73,7 @@ abstract class VhostUserBlkSession
         return new VhostUserFrontEnd(dir.resolve("blk.sock").toString());
     }
 
+    /** Negotiates as QEMU does outside a migration. @return the features acked (dirty logging off). */
     long negotiate(final VhostUserFrontEnd fe) throws Exception
     {
         fe.send(VhostUserRequest.GET_FEATURES, 0, new byte[0]);
@@ -84,9 +85,10 @@ abstract class VhostUserBlkSession
         fe.send(VhostUserRequest.SET_PROTOCOL_FEATURES, 0, u64(protocol));
         fe.send(VhostUserRequest.SET_OWNER, 0, new byte[0]);
         // Dirty logging is acked only while a migration runs.
-        fe.send(VhostUserRequest.SET_FEATURES, NEED_REPLY, u64(offered & ~VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL)));
+        final long acked = offered & ~VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL);
+        fe.send(VhostUserRequest.SET_FEATURES, NEED_REPLY, u64(acked));
         assertEquals(0, fe.u64Reply(VhostUserRequest.SET_FEATURES));
-        return offered;
+        return acked;
     }
 
     void addMemory(final VhostUserFrontEnd fe) throws Exception

@@ -108,7 +108,7 @@ class VhostUserDirtyLogTest extends VhostUserBlkSession
         try (VhostUserFrontEnd fe = connect(); EventFd kick = EventFd.create(); EventFd call = EventFd.create();
             MemoryBacking log = MemoryBacking.memfd("vhost-log", LOG_BYTES))
         {
-            final long features = negotiate(fe) & ~VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL);
+            final long features = negotiate(fe);
             addMemory(fe);
             final DriverQueue driver = new DriverQueue(memory, 0x1000, 64);
             startRing(fe, driver, 0, kick, call);
@@ -132,7 +132,7 @@ class VhostUserDirtyLogTest extends VhostUserBlkSession
         try (VhostUserFrontEnd fe = connect(); EventFd kick = EventFd.create(); EventFd call = EventFd.create();
             MemoryBacking log = MemoryBacking.memfd("vhost-log", LOG_BYTES))
         {
-            final long features = negotiate(fe) & ~VirtioFeatures.bit(VhostUserMessage.F_LOG_ALL);
+            final long features = negotiate(fe);
             addMemory(fe);
             final DriverQueue driver = new DriverQueue(memory, 0x1000, 64);
             startRing(fe, driver, 0, kick, call);
