@@ -158,10 +158,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             {
                 drained = asyncDevice.drainCompletions(counts, device.state == DeviceHandle.RUNNING);
             }
-            catch (final DeviceException | RuntimeException e)
+            catch (final DeviceException | RuntimeException | InternalError e)
             {
                 Arrays.fill(counts, 0);
-                failDevice(device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+                failDevice(device, DeviceFailure.of(e));
                 continue;
             }
             if (drained == 0)
@@ -231,10 +231,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             {
                 work += ((PolledDevice)device.device()).poll(counts);
             }
-            catch (final DeviceException | RuntimeException e)
+            catch (final DeviceException | RuntimeException | InternalError e)
             {
                 Arrays.fill(counts, 0);
-                failDevice(device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+                failDevice(device, DeviceFailure.of(e));
                 continue;
             }
             touchCompleted(device, counts);
@@ -376,6 +376,11 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             {
                 more = false;
             }
+            catch (final InternalError e)
+            {
+                failDevice(binding.device, DeviceFailure.of(e));
+                return;
+            }
             if (!more)
             {
                 return;
@@ -391,9 +396,9 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             completed = binding.device.device().processQueue(binding.queueIndex);
         }
-        catch (final DeviceException | RuntimeException e)
+        catch (final DeviceException | RuntimeException | InternalError e)
         {
-            failDevice(binding.device, e instanceof DeviceException d ? d : new DeviceException(e.toString(), e));
+            failDevice(binding.device, DeviceFailure.of(e));
             return;
         }
         binding.batchEvents.incrementPlain();
@@ -420,7 +425,14 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             touched[i] = null;
             binding.touched = false;
             binding.batches.incrementRelease();
-            binding.decideNotification();
+            try
+            {
+                binding.decideNotification();
+            }
+            catch (final InternalError e)
+            {
+                failDevice(binding.device, DeviceFailure.of(e));
+            }
             final DeviceStatsPublisher stats = binding.device.stats;
             if (stats != null)
             {
@@ -429,7 +441,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         }
     }
 
-    private static void disableNotification(final QueueBinding binding)
+    private void disableNotification(final QueueBinding binding)
     {
         try
         {
@@ -439,16 +451,45 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             // The ring is unreadable: the next processing reports it as a device error.
         }
+        catch (final InternalError e)
+        {
+            failDevice(binding.device, DeviceFailure.of(e));
+        }
     }
 
+    /**
+     * Stops a device whose guest, front-end or back-end did what needs a reset: its queues are no longer polled
+     * or processed, and the transport is told once (until the device is reset).
+     */
     private void failDevice(final DeviceHandle device, final DeviceException e)
     {
+        final boolean first = device.state != DeviceHandle.FAILED;
         device.state = DeviceHandle.FAILED;
         for (final QueueBinding binding : device.bindings)
         {
             binding.active = false;
         }
-        device.fail(e);
+        if (first)
+        {
+            device.fail(e);
+        }
+    }
+
+    /**
+     * A poller could not read a queue's ring (a guest memory fault): the device fails on this actor's thread,
+     * between batches.
+     */
+    void failLater(final QueueBinding binding, final Throwable cause)
+    {
+        if (!commands.offer(() -> failDevice(binding.device, DeviceFailure.of(cause))))
+        {
+            // The command queue is full of control steps: the actor's own next access to the ring fails it.
+            return;
+        }
+        if (waker != null)
+        {
+            waker.wake();
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -464,7 +505,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             {
                 body.accept(future);
             }
-            catch (final RuntimeException e)
+            catch (final RuntimeException | InternalError e)
             {
                 future.completeExceptionally(e);
             }
@@ -515,6 +556,15 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
                 disableNotification(binding);
                 binding.active = true;
             }
+        }
+        if (device.state == DeviceHandle.FAILED)
+        {
+            for (final QueueBinding binding : device.bindings)
+            {
+                binding.active = false;
+            }
+            done.completeExceptionally(new IllegalStateException(device.name() + " failed as it started: reset it first"));
+            return;
         }
         device.state = DeviceHandle.RUNNING;
         for (final QueueBinding binding : device.bindings)

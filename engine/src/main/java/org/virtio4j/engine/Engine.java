@@ -40,6 +40,7 @@ public final class Engine implements AutoCloseable
     private final DeviceActor[] actors;
     private final QueuePoller[] pollers;
     private final List<AgentRunner> runners = new ArrayList<>();
+    private volatile boolean closing;
     private final List<ThreadWaker> wakers = new ArrayList<>();
     private final List<String> affinity = new CopyOnWriteArrayList<>();
     private final AgentInvoker invoker;
@@ -154,7 +155,23 @@ public final class Engine implements AutoCloseable
         final ThreadFactory factory = task -> new Thread(() ->
         {
             pin(threadName, cpu);
-            task.run();
+            Throwable ended = null;
+            try
+            {
+                task.run();
+            }
+            catch (final Throwable t)
+            {
+                ended = t;
+                throw t;
+            }
+            finally
+            {
+                if (!closing)
+                {
+                    context.threadDeath().accept(threadName + " ended while the engine runs" + (ended != null ? ": " + ended : ""));
+                }
+            }
         }, threadName);
         AgentRunner.startOnThread(runner, factory);
     }
@@ -352,6 +369,7 @@ public final class Engine implements AutoCloseable
     @Override
     public void close()
     {
+        closing = true;
         CloseHelper.closeAll(runners);
         CloseHelper.close(invoker);
         CloseHelper.closeAll(wakers);

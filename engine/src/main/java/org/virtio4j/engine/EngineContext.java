@@ -3,6 +3,7 @@ package org.virtio4j.engine;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.Consumer;
 
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.NanoClock;
@@ -63,6 +64,7 @@ public final class EngineContext
     private boolean countersEnabled = true;
     private NanoClock nanoClock = SystemNanoClock.INSTANCE;
     private ErrorHandler errorHandler = Throwable::printStackTrace;
+    private Consumer<String> threadDeath = why -> System.err.println("virtio4j engine: " + why);
     private boolean concluded;
 
     /**
@@ -372,6 +374,23 @@ public final class EngineContext
     public EngineContext errorHandler(final ErrorHandler handler)
     {
         errorHandler = handler;
+        return this;
+    }
+
+    /** @return what is told when an engine thread ends while the engine runs (the thread's name and why). */
+    public Consumer<String> threadDeath()
+    {
+        return threadDeath;
+    }
+
+    /**
+     * @param handler told, on the dying thread, when an engine thread ends while the engine runs: its devices are
+     *                served no more, so a process should exit non-zero and let its supervisor restart it.
+     * @return this.
+     */
+    public EngineContext threadDeath(final Consumer<String> handler)
+    {
+        threadDeath = handler;
         return this;
     }
 

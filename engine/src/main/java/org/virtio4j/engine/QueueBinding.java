@@ -40,6 +40,8 @@ final class QueueBinding
     long lastActivityNanos;
     long pollWindowNanos;
     long armedAtNanos;
+    /** A fault reading the ring was handed to the actor (once per attachment). */
+    boolean faultReported;
 
     // Written by the actor, read by the poller.
     volatile boolean active;
@@ -93,6 +95,16 @@ final class QueueBinding
         }
         catch (final QueueException e)
         {
+            return -1;
+        }
+        catch (final InternalError e)
+        {
+            // A fault on guest memory: the device fails on its actor's thread; this thread goes on polling others.
+            if (!faultReported)
+            {
+                faultReported = true;
+                device.actor().failLater(this, e);
+            }
             return -1;
         }
     }

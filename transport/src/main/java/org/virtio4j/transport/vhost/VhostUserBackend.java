@@ -45,7 +45,8 @@ final class VhostUserBackend
     private final VhostUserDirtyLog dirtyLog;
     private int replyFd = -1;
 
-    VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters)
+    VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters,
+        final Runnable onDeviceFailure)
     {
         this.name = name;
         this.device = device;
@@ -57,7 +58,7 @@ final class VhostUserBackend
         }
         inflight = new VhostUserInflight(vrings.length);
         dirtyLog = new VhostUserDirtyLog(counters);
-        runner = new VhostUserRunner(name, device, engine, vrings, inflight, dirtyLog, counters);
+        runner = new VhostUserRunner(name, device, engine, vrings, inflight, dirtyLog, counters, onDeviceFailure);
     }
 
     /**

@@ -17,6 +17,7 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter closedOnError;
     private final AtomicCounter badRings;
     private final AtomicCounter deviceErrors;
+    private final AtomicCounter memoryFaults;
     private final AtomicCounter resumed;
     private final AtomicCounter resubmitted;
     private final AtomicCounter dirtyPages;
@@ -37,6 +38,7 @@ final class VhostUserCounters implements AutoCloseable
         closedOnError = engine.newCounter(prefix + "errors: connections closed on error");
         badRings = engine.newCounter(prefix + "errors: rings not started");
         deviceErrors = engine.newCounter(prefix + "errors: device failures");
+        memoryFaults = engine.newCounter(prefix + "errors: guest memory faults");
         resumed = engine.newCounter(prefix + "reconnect: rings resumed from an inflight region");
         resubmitted = engine.newCounter(prefix + "reconnect: requests resubmitted");
         dirtyPages = engine.newCounter(prefix + "migration: pages marked dirty");
@@ -133,6 +135,21 @@ final class VhostUserCounters implements AutoCloseable
         deviceErrors.incrementRelease();
     }
 
+    void memoryFault()
+    {
+        memoryFaults.incrementRelease();
+    }
+
+    long deviceErrorCount()
+    {
+        return deviceErrors.get();
+    }
+
+    long memoryFaultCount()
+    {
+        return memoryFaults.get();
+    }
+
     long refusedCount()
     {
         return refused.get();
@@ -157,6 +174,7 @@ final class VhostUserCounters implements AutoCloseable
         closedOnError.close();
         badRings.close();
         deviceErrors.close();
+        memoryFaults.close();
         resumed.close();
         resubmitted.close();
         dirtyPages.close();

@@ -43,10 +43,16 @@ final class VhostUserRunner
     private volatile DeviceHandle running;
     private SplitQueue[] runningQueues;
     private long lastDrainNanos;
+    private final Runnable onFailure;
 
+    /**
+     * @param onFailure run (on an engine thread) when the device fails: the connection is to be closed, which is
+     *                  how a vhost-user front-end learns that the device needs a reset.
+     */
     VhostUserRunner(final String name, final VirtioDevice device, final Engine engine, final Vring[] vrings, final VhostUserInflight inflight,
-        final VhostUserDirtyLog dirtyLog, final VhostUserCounters counters)
+        final VhostUserDirtyLog dirtyLog, final VhostUserCounters counters, final Runnable onFailure)
     {
+        this.onFailure = onFailure;
         this.inflight = inflight;
         this.dirtyLog = dirtyLog;
         this.name = name;
@@ -158,7 +164,12 @@ final class VhostUserRunner
         handle.onError(e ->
         {
             counters.deviceError();
-            log("device failed, it needs a reset: " + e.getMessage());
+            if (e.getCause() instanceof InternalError)
+            {
+                counters.memoryFault();
+            }
+            log("device failed, it needs a reset: " + e.getMessage() + "; closing the connection");
+            onFailure.run();
         });
         handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
         running = handle;
@@ -210,9 +221,9 @@ final class VhostUserRunner
                     Thread.sleep(1);
                 }
             }
-            catch (final InterruptedException | RuntimeException e)
+            catch (final InterruptedException | RuntimeException | InternalError e)
             {
-                // The memory went away with the connection: nothing to record.
+                // The memory went away with the connection (or faults: the front-end shrank it): nothing to record.
             }
         });
     }

@@ -63,7 +63,7 @@ public final class VhostUserServer implements AutoCloseable
         Files.deleteIfExists(socketPath);
         listener = UnixSocket.listen(socketPath.toString(), 1);
         counters = new VhostUserCounters(engine, name);
-        backend = new VhostUserBackend(name, device, engine, MAX_MEM_SLOTS, counters);
+        backend = new VhostUserBackend(name, device, engine, MAX_MEM_SLOTS, counters, this::dropConnection);
         thread = new Thread(this::serve, "virtio4j-vhost-" + name);
         thread.start();
     }
@@ -100,7 +100,7 @@ public final class VhostUserServer implements AutoCloseable
                 {
                     serveConnection(client);
                 }
-                catch (final RuntimeException e)
+                catch (final RuntimeException | InternalError e)
                 {
                     log("connection failed: " + e);
                 }
@@ -110,7 +110,7 @@ public final class VhostUserServer implements AutoCloseable
                     {
                         backend.disconnect();
                     }
-                    catch (final RuntimeException e)
+                    catch (final RuntimeException | InternalError e)
                     {
                         log("releasing the connection's device failed: " + e);
                     }
@@ -234,10 +234,15 @@ public final class VhostUserServer implements AutoCloseable
             replySize = -1;
             failed = true;
         }
-        catch (final RuntimeException e)
+        catch (final RuntimeException | InternalError e)
         {
+            // An InternalError here is a fault on guest memory the front-end shrank while we read its rings.
             counters.refused();
             counters.closedOnError();
+            if (e instanceof InternalError)
+            {
+                counters.memoryFault();
+            }
             log("internal error on " + VhostUserRequest.name(request) + ", closing the connection: " + e);
             return false;
         }
@@ -269,6 +274,23 @@ public final class VhostUserServer implements AutoCloseable
         {
             log("reply failed: " + e.getMessage());
             return false;
+        }
+    }
+
+    /**
+     * Ends the current connection from any thread (the device failed): the serve thread sees the socket close,
+     * releases the device and waits for the front-end to come back.
+     */
+    private void dropConnection()
+    {
+        synchronized (this)
+        {
+            final UnixSocket client = connection;
+            if (client != null)
+            {
+                counters.closedOnError();
+                client.shutdown();
+            }
         }
     }
 
@@ -333,6 +355,18 @@ public final class VhostUserServer implements AutoCloseable
     public long connectionsClosedOnError()
     {
         return counters.closedOnErrorCount();
+    }
+
+    /** @return device failures so far (each closed its connection). */
+    public long deviceFailures()
+    {
+        return counters.deviceErrorCount();
+    }
+
+    /** @return device failures that were faults on guest memory. */
+    public long memoryFaults()
+    {
+        return counters.memoryFaultCount();
     }
 
     /** @return connections accepted so far. */

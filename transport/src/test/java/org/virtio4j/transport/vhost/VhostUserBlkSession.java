@@ -74,7 +74,7 @@ abstract class VhostUserBlkSession
     }
 
     /** Negotiates as QEMU does outside a migration. @return the features acked (dirty logging off). */
-    long negotiate(final VhostUserFrontEnd fe) throws Exception
+    static long negotiate(final VhostUserFrontEnd fe) throws Exception
     {
         fe.send(VhostUserRequest.GET_FEATURES, 0, new byte[0]);
         final long offered = fe.u64Reply(VhostUserRequest.GET_FEATURES);
@@ -93,11 +93,16 @@ abstract class VhostUserBlkSession
 
     void addMemory(final VhostUserFrontEnd fe) throws Exception
     {
-        fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0, MEMORY, USER_BASE, 0), guestRam.fd());
+        addMemory(fe, guestRam);
+    }
+
+    static void addMemory(final VhostUserFrontEnd fe, final MemoryBacking ram) throws Exception
+    {
+        fe.send(VhostUserRequest.ADD_MEM_REG, NEED_REPLY, region(0, MEMORY, USER_BASE, 0), ram.fd());
         assertEquals(0, fe.u64Reply(VhostUserRequest.ADD_MEM_REG));
     }
 
-    void startRing(final VhostUserFrontEnd fe, final DriverQueue driver, final int base, final EventFd kick, final EventFd call) throws Exception
+    static void startRing(final VhostUserFrontEnd fe, final DriverQueue driver, final int base, final EventFd kick, final EventFd call) throws Exception
     {
         fe.send(VhostUserRequest.SET_VRING_NUM, NEED_REPLY, state(0, driver.size()));
         assertEquals(0, fe.u64Reply(VhostUserRequest.SET_VRING_NUM));
@@ -110,6 +115,12 @@ abstract class VhostUserBlkSession
     }
 
     int serveGetId(final DriverQueue driver, final EventFd kick) throws Exception
+    {
+        return serveGetId(memory, driver, kick);
+    }
+
+    /** One GET_ID request, kicked, waited for (10 s at most). @return its status byte (0xff if it did not complete). */
+    static int serveGetId(final GuestMemory memory, final DriverQueue driver, final EventFd kick) throws Exception
     {
         memory.putU32(0x20_0000, VirtioBlk.T_GET_ID);
         memory.putU64(0x20_0008, 0);
