@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import org.virtio4j.devices.blk.BlkBackend;
 import org.virtio4j.devices.blk.BlkDevice;
@@ -36,6 +37,11 @@ import picocli.CommandLine.Option;
     description = "Serve virtio devices (blk, vsock) to VMMs (QEMU, Cloud Hypervisor, ...) over vhost-user.")
 final class ServeCommand implements Callable<Integer>
 {
+    /** How long SIGTERM or an engine thread's end may take to stop everything before the process halts. */
+    static final long SHUTDOWN_LIMIT_SECONDS = 60;
+    /** The exit status when an engine thread ended (EX_SOFTWARE). */
+    static final int ENGINE_DIED_STATUS = 70;
+
     @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
         "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,sync=auto|nowait|off]" +
         "[,logical-block-size=N]. Repeatable.")
@@ -95,7 +101,8 @@ final class ServeCommand implements Callable<Integer>
         {
             devices.add(vsockDevice("vsock" + i, parse(vsock.get(i)), fabric));
         }
-        final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle).pollMaxNanos(pollMaxNanos);
+        final EngineContext context = new EngineContext().threadingMode(threading).idleStrategy(idle).pollMaxNanos(pollMaxNanos)
+            .threadDeath(ServeCommand::engineThreadDied);
         if (cpus != null)
         {
             final int[] cpuList = EngineContext.parseCpus(cpus);
@@ -137,6 +144,7 @@ final class ServeCommand implements Callable<Integer>
             }, "virtio4j-shutdown"));
             shutdown.await();
             System.out.println("virtio4j serve: shutting down");
+            exitAfter(SHUTDOWN_LIMIT_SECONDS, "virtio4j serve: shutdown did not finish within " + SHUTDOWN_LIMIT_SECONDS + " s; exiting anyway", 1);
             for (final VhostUserServer server : servers)
             {
                 server.close();
@@ -157,6 +165,39 @@ final class ServeCommand implements Callable<Integer>
             finished.countDown();
         }
         return 0;
+    }
+
+    /**
+     * An engine thread ended: the devices it served are served no more, so the process must not stay up looking
+     * alive. It exits non-zero for a supervisor to restart it (front-ends reconnect, in-flight requests are
+     * resubmitted from their inflight regions).
+     */
+    private static void engineThreadDied(final String why)
+    {
+        System.err.println("virtio4j serve: " + why + "; exiting with status " + ENGINE_DIED_STATUS + " for a supervisor to restart the back-end");
+        System.err.flush();
+        Thread.ofPlatform().name("virtio4j-exit").start(() -> System.exit(ENGINE_DIED_STATUS));
+        exitAfter(SHUTDOWN_LIMIT_SECONDS, "virtio4j serve: shutdown after an engine thread ended did not finish within " +
+            SHUTDOWN_LIMIT_SECONDS + " s; exiting anyway", ENGINE_DIED_STATUS);
+    }
+
+    /** Halts the process if it is still up after {@code seconds}: a shutdown never waits without bound. */
+    private static void exitAfter(final long seconds, final String message, final int status)
+    {
+        Thread.ofPlatform().daemon().name("virtio4j-exit-watchdog").start(() ->
+        {
+            try
+            {
+                Thread.sleep(TimeUnit.SECONDS.toMillis(seconds));
+            }
+            catch (final InterruptedException e)
+            {
+                return;
+            }
+            System.err.println(message);
+            System.err.flush();
+            Runtime.getRuntime().halt(status);
+        });
     }
 
     private static void closeBacking(final AutoCloseable backing)
