@@ -50,6 +50,8 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private DeviceHandle[] polled = new DeviceHandle[0];
     private int[] completedPerQueue = new int[1];
     private final List<Runnable> waitingForInFlight = new ArrayList<>();
+    /** The device whose memory or queues this actor touched last (a late memory fault is its failure). */
+    private DeviceHandle current;
 
     DeviceActor(final String name, final int ringSize, final int batchLimit, final boolean withRing, final EngineCounters counters,
         final NanoClock clock)
@@ -106,6 +108,44 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     @Override
     public int doWork() throws Exception
     {
+        try
+        {
+            return work();
+        }
+        catch (final InternalError | RuntimeException e)
+        {
+            // A fault on guest memory in compiled code is raised at the next safepoint poll, which may lie outside
+            // the try of the code that touched the memory: it is the failure of the device touched last.
+            final DeviceHandle device = current;
+            if (!DeviceFailure.isMemoryFault(e) || device == null)
+            {
+                throw e;
+            }
+            failDevice(device, DeviceFailure.of(DeviceFailure.memoryFault(e)));
+            recoverTouched();
+            return 1;
+        }
+    }
+
+    /** Takes back the queues an interrupted {@link #endOfBatch} had not decided yet, and decides them. */
+    private void recoverTouched()
+    {
+        int kept = 0;
+        for (int i = 0; i < touched.length; i++)
+        {
+            final QueueBinding binding = touched[i];
+            touched[i] = null;
+            if (binding != null)
+            {
+                touched[kept++] = binding;
+            }
+        }
+        touchedCount = kept;
+        endOfBatch();
+    }
+
+    private int work() throws Exception
+    {
         int work = runCommands();
         if (async.length > 0)
         {
@@ -151,6 +191,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         int work = 0;
         for (final DeviceHandle device : async)
         {
+            current = device;
             final AsyncDevice asyncDevice = (AsyncDevice)device.device();
             final int[] counts = completedPerQueue;
             final int drained;
@@ -196,6 +237,10 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     /** Forgets a detached device: its bindings may still sit in the touched list of an interrupted batch. */
     void detach(final DeviceHandle device)
     {
+        if (current == device)
+        {
+            current = null;
+        }
         async = Arrays.stream(async).filter(d -> d != device).toArray(DeviceHandle[]::new);
         polled = Arrays.stream(polled).filter(d -> d != device).toArray(DeviceHandle[]::new);
         int kept = 0;
@@ -226,6 +271,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             {
                 continue;
             }
+            current = device;
             final int[] counts = completedPerQueue;
             try
             {
@@ -367,6 +413,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     {
         for (int i = 0; i < DRAIN_LIMIT && binding.active; i++)
         {
+            current = binding.device;
             boolean more;
             try
             {
@@ -391,6 +438,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
 
     private void process(final QueueBinding binding)
     {
+        current = binding.device;
         final int completed;
         try
         {
@@ -424,6 +472,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
             final QueueBinding binding = touched[i];
             touched[i] = null;
             binding.touched = false;
+            current = binding.device;
             binding.batches.incrementRelease();
             try
             {
@@ -443,6 +492,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
 
     private void disableNotification(final QueueBinding binding)
     {
+        current = binding.device;
         try
         {
             binding.queue.disableNotification(binding.memory);
@@ -481,7 +531,16 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
      */
     void failLater(final QueueBinding binding, final Throwable cause)
     {
-        if (!commands.offer(() -> failDevice(binding.device, DeviceFailure.of(cause))))
+        final DeviceHandle device = binding.device;
+        final Runnable fail = () ->
+        {
+            // Not once it stopped: its connection is going, and the next one must not be told of this.
+            if (device.state == DeviceHandle.RUNNING || device.state == DeviceHandle.PAUSED || device.state == DeviceHandle.STOPPING)
+            {
+                failDevice(device, DeviceFailure.of(cause));
+            }
+        };
+        if (!commands.offer(fail))
         {
             // The command queue is full of control steps: the actor's own next access to the ring fails it.
             return;

@@ -34,11 +34,28 @@ final class DeviceFailure
     }
 
     /**
-     * @param e a device's failure.
-     * @return true if it was a fault on guest memory.
+     * @param thrown what an engine thread caught.
+     * @return true if it is, or wraps, a fault on guest memory.
      */
-    static boolean isMemoryFault(final DeviceException e)
+    static boolean isMemoryFault(final Throwable thrown)
     {
-        return e.getCause() instanceof InternalError;
+        return memoryFault(thrown) != null;
+    }
+
+    /**
+     * @param thrown what an engine thread caught.
+     * @return the InternalError of a fault on guest memory it is or wraps (a native call's wrapper may have
+     *         caught it as it surfaced), or null.
+     */
+    static InternalError memoryFault(final Throwable thrown)
+    {
+        for (Throwable t = thrown; t != null; t = t.getCause())
+        {
+            if (t instanceof InternalError e)
+            {
+                return e;
+            }
+        }
+        return null;
     }
 }

@@ -29,6 +29,8 @@ final class QueuePoller implements Agent, Sleeper
     private final AtomicCounter busyPolls;
     private final AtomicCounter idlePolls;
     private QueueBinding[] bindings = new QueueBinding[0];
+    /** The queue whose ring this poller read last (a late memory fault is its device's failure). */
+    private QueueBinding current;
     ThreadWaker waker;
 
     /**
@@ -77,10 +79,37 @@ final class QueuePoller implements Agent, Sleeper
     void remove(final DeviceHandle device)
     {
         bindings = Arrays.stream(bindings).filter(b -> b.device != device).toArray(QueueBinding[]::new);
+        if (current != null && current.device == device)
+        {
+            current = null;
+        }
     }
 
     @Override
     public int doWork()
+    {
+        try
+        {
+            return work();
+        }
+        catch (final InternalError | RuntimeException e)
+        {
+            // A fault on guest memory raised at a safepoint poll after the read that caused it: the queue read last.
+            final QueueBinding binding = current;
+            if (!DeviceFailure.isMemoryFault(e) || binding == null)
+            {
+                throw e;
+            }
+            if (!binding.faultReported)
+            {
+                binding.faultReported = true;
+                binding.device.actor().failLater(binding, DeviceFailure.memoryFault(e));
+            }
+            return 1;
+        }
+    }
+
+    private int work()
     {
         int work = 0;
         Runnable command;
@@ -95,6 +124,7 @@ final class QueuePoller implements Agent, Sleeper
         {
             if (binding.active)
             {
+                current = binding;
                 work += poll(binding, now);
             }
             else

@@ -7,8 +7,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * A Linux eventfd: the kick (guest to device) and call (device to guest) signals of virtio, usable within one
- * process and across processes (its fd can be sent over a Unix socket). Non-blocking: {@link #drain()} never
- * waits; to wait, use {@link FdPoller}.
+ * process and across processes (its fd can be sent over a Unix socket). {@link #drain()} never waits, even on an
+ * eventfd whose O_NONBLOCK another process cleared (the flag lives on the file description it shares with us): it
+ * reads with {@code preadv2(RWF_NOWAIT)}. To wait, use {@link FdPoller}.
  *
  * <p>{@link #signal()} and {@link #drain()} allocate nothing. {@code signal} may be called from any thread;
  * {@code drain} from one thread at a time. Close it only once no thread uses it (after a closed eventfd, signals
@@ -23,6 +24,10 @@ public final class EventFd implements AutoCloseable
     private final Arena arena = Arena.ofShared();
     private final MemorySegment one = arena.allocate(JAVA_LONG);
     private final MemorySegment readBuffer = arena.allocate(JAVA_LONG);
+    /** One iovec over {@link #readBuffer}, for preadv2. */
+    private final MemorySegment readVector = arena.allocate(16, 8);
+    /** Set if the kernel refused RWF_NOWAIT on this fd (not an eventfd): plain reads then. */
+    private boolean plainReads;
     private final MemorySegment writeState = arena.allocate(Linux.CALL_STATE);
     private final MemorySegment readState = arena.allocate(Linux.CALL_STATE);
     private long signalFailures;
@@ -33,6 +38,8 @@ public final class EventFd implements AutoCloseable
         this.fd = fd;
         this.ownsFd = ownsFd;
         one.set(JAVA_LONG, 0, ONE);
+        readVector.set(JAVA_LONG, 0, readBuffer.address());
+        readVector.set(JAVA_LONG, 8, Long.BYTES);
     }
 
     /**
@@ -45,8 +52,8 @@ public final class EventFd implements AutoCloseable
     }
 
     /**
-     * Wraps an eventfd received from elsewhere (a VMM). It should be non-blocking; a blocking one makes
-     * {@link #drain()} wait when the counter is 0.
+     * Wraps an eventfd received from elsewhere (a VMM). Draining it never waits, whatever its flags; signalling a
+     * blocking one whose counter the other side saturated would (see {@link #signal()}).
      *
      * @param fd            the descriptor.
      * @param takeOwnership whether {@link #close()} closes it.
@@ -107,10 +114,22 @@ public final class EventFd implements AutoCloseable
         {
             return 0;
         }
-        final long read;
+        long read;
         try
         {
-            read = (long)Linux.READ.invokeExact(readState, fd, readBuffer, (long)Long.BYTES);
+            if (plainReads)
+            {
+                read = (long)Linux.READ.invokeExact(readState, fd, readBuffer, (long)Long.BYTES);
+            }
+            else
+            {
+                read = (long)Linux.PREADV2.invokeExact(readState, fd, readVector, 1, -1L, Linux.RWF_NOWAIT);
+                if (read < 0 && Linux.errno(readState) == Errno.EOPNOTSUPP)
+                {
+                    plainReads = true;
+                    read = (long)Linux.READ.invokeExact(readState, fd, readBuffer, (long)Long.BYTES);
+                }
+            }
         }
         catch (final Throwable t)
         {

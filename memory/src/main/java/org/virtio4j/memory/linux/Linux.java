@@ -88,6 +88,10 @@ public final class Linux
     static final MethodHandle READ = downcall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** {@code write(2)}, for hot paths that preallocate their buffers and call state. */
     static final MethodHandle WRITE = downcall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** {@code preadv2(2)}, for reads that must not wait whatever flags another process set on a shared file. */
+    static final MethodHandle PREADV2 = downcall("preadv2", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+    /** preadv2's flag: fail with EAGAIN rather than wait (eventfds honour it since Linux 5.10 or so). */
+    static final int RWF_NOWAIT = 0x8;
     /** {@code poll(2)}. */
     static final MethodHandle POLL = downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     private static final MethodHandle STATX = downcall(
@@ -331,6 +335,32 @@ public final class Linux
     {
         final int flags = (int)call("fcntl", (state, arena) -> (int)FCNTL.invokeExact(state, fd, 3 /* F_GETFL */, 0), () -> "fd=" + fd);
         call("fcntl", (state, arena) -> (int)FCNTL.invokeExact(state, fd, 4 /* F_SETFL */, flags | 0x800 /* O_NONBLOCK */), () -> "fd=" + fd);
+    }
+
+    /**
+     * @param fd a descriptor.
+     * @return what it is, as /proc/self/fd names it: {@code anon_inode:[eventfd]}, {@code pipe:[123]}, a path, or
+     *         {@code ?} if it cannot be read.
+     */
+    public static String describeFd(final int fd)
+    {
+        try
+        {
+            return java.nio.file.Files.readSymbolicLink(java.nio.file.Path.of("/proc/self/fd/" + fd)).toString();
+        }
+        catch (final java.io.IOException | UnsupportedOperationException e)
+        {
+            return "?";
+        }
+    }
+
+    /**
+     * @param fd a descriptor.
+     * @return true if it is an eventfd.
+     */
+    public static boolean isEventFd(final int fd)
+    {
+        return "anon_inode:[eventfd]".equals(describeFd(fd));
     }
 
     /**

@@ -318,7 +318,16 @@ final class VhostUserBackend
                 {
                     throw new VhostUserException(VhostUserRequest.name(request) + " with " + fds.count() + " fds, expected " + (noFd ? 0 : 1), false);
                 }
-                setVringFd(request, vring((int)(value & VhostUserMessage.VRING_INDEX_MASK)), noFd ? -1 : fds.take());
+                final Vring vring = vring((int)(value & VhostUserMessage.VRING_INDEX_MASK));
+                final int fd = noFd ? -1 : fds.take();
+                if (fd >= 0 && request != VhostUserRequest.SET_VRING_ERR && !Linux.isEventFd(fd))
+                {
+                    // A pipe or a socket could block the engine thread that reads kicks or writes calls.
+                    final String what = Linux.describeFd(fd);
+                    Fds.close(fd);
+                    throw new VhostUserException(VhostUserRequest.name(request) + " with an fd that is not an eventfd (" + what + ")", false);
+                }
+                setVringFd(request, vring, fd);
                 return -1;
             }
             case VhostUserRequest.SET_VRING_ENABLE ->
