@@ -32,6 +32,8 @@ public final class BlkExecutor
     private boolean segmentLimitHit;
     private long bytesRead;
     private long bytesWritten;
+    /** A flush failed: the pages it lost are clean to the kernel now, so every later flush fails until reset. */
+    private boolean flushFailed;
 
     /**
      * @param backend where the bytes are.
@@ -50,6 +52,7 @@ public final class BlkExecutor
     public void setFeatures(final long negotiated)
     {
         features = negotiated;
+        flushFailed = false;
     }
 
     /**
@@ -286,8 +289,16 @@ public final class BlkExecutor
         return error == null && !negotiated(VirtioBlk.F_FLUSH) ? flush() : error;
     }
 
+    /**
+     * Once fsync reported a writeback error, Linux marks the pages clean and the next fsync succeeds: a guest
+     * that retried would be told its data is safe. So a failure is never forgotten until the device is reset.
+     */
     private BlkError flush()
     {
+        if (flushFailed)
+        {
+            return BlkError.BACKEND_IO;
+        }
         try
         {
             backend.flush();
@@ -295,6 +306,7 @@ public final class BlkExecutor
         }
         catch (final IOException | RuntimeException e)
         {
+            flushFailed = true;
             return BlkError.BACKEND_IO;
         }
     }

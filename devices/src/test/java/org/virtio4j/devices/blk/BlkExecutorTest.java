@@ -333,6 +333,26 @@ class BlkExecutorTest
     }
 
     @Test
+    void shouldFailEveryFlushAfterAFailedOneUntilTheDeviceIsReset() throws IOException
+    {
+        final FlushCountingBackend disk = new FlushCountingBackend();
+        final long withFlush = VirtioFeatures.bit(VirtioBlk.F_FLUSH);
+        try (BlkHarness blk = BlkHarness.over(disk, BlkOptions.defaults(), withFlush))
+        {
+            assertDone(blk, S_OK, 1, blk.submit(T_FLUSH, 0));
+            disk.failFlush = true;
+            assertDone(blk, S_IOERR, 1, blk.submit(T_FLUSH, 0));
+            // The disk "recovers": Linux would now report success for pages it dropped.
+            disk.failFlush = false;
+            // A retried FLUSH does not report lost data as safe.
+            assertDone(blk, S_IOERR, 1, blk.submit(T_FLUSH, 0));
+            assertEquals(2, disk.flushes, "the retry does not even ask the disk");
+            blk.executor.setFeatures(withFlush);
+            assertDone(blk, S_OK, 1, blk.submit(T_FLUSH, 0));
+        }
+    }
+
+    @Test
     void shouldFlushAFileAndIgnoreFlushData() throws IOException
     {
         try (BlkHarness blk = BlkHarness.file(dir, BlkOptions.defaults(), BlkHarness.ALL_FEATURES))
