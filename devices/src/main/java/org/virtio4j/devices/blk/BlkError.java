@@ -20,5 +20,10 @@ public enum BlkError
     /** More segments, sectors or bytes per segment than config space advertises (UNSUPP for segments, IOERR otherwise). */
     LIMIT_EXCEEDED,
     /** The backend failed (IOERR). */
-    BACKEND_IO
+    BACKEND_IO,
+    /**
+     * DISCARD/WRITE_ZEROES segments that add up to more sectors than the disk has: overlapping ranges, which no
+     * driver needs and which would multiply the work of one request (IOERR).
+     */
+    SEGMENTS_EXCEED_DISK
 }

@@ -171,6 +171,12 @@ public final class BlkExecutor
         return (flags & ~allowedFlags) == 0 && sectors <= maxSectors && checkRange(sector, sectors) == null;
     }
 
+    /** @return the disk's size in sectors (what one DISCARD/WRITE_ZEROES may cover in all, however its segments overlap). */
+    long capacitySectors()
+    {
+        return capacitySectors;
+    }
+
     /** @return true if FLUSH was negotiated (otherwise writes must be durable before they complete). */
     boolean flushNegotiated()
     {
@@ -347,6 +353,7 @@ public final class BlkExecutor
         }
         final boolean discard = request.type() == VirtioBlk.T_DISCARD;
         // Second pass: apply. The guest may have changed the segments meanwhile; they are checked again as read.
+        long totalSectors = 0;
         try
         {
             for (int i = 0; i < request.dataCount(); i++)
@@ -361,6 +368,11 @@ public final class BlkExecutor
                     if (!checkSegment(discard, sector, sectors, flags))
                     {
                         return BlkError.OUT_OF_RANGE;
+                    }
+                    totalSectors += sectors;
+                    if (totalSectors > capacitySectors)
+                    {
+                        return BlkError.SEGMENTS_EXCEED_DISK;
                     }
                     final long offset = sector << VirtioBlk.SECTOR_SHIFT;
                     final long bytes = sectors << VirtioBlk.SECTOR_SHIFT;
@@ -395,6 +407,7 @@ public final class BlkExecutor
         final int allowedFlags = discard ? 0 : VirtioBlk.WRITE_ZEROES_FLAG_UNMAP;
         // First pass: every segment checked before any is applied.
         long segmentCount = 0;
+        long totalSectors = 0;
         for (int i = 0; i < request.dataCount(); i++)
         {
             final long length = Integer.toUnsignedLong(request.dataLen(i));
@@ -430,6 +443,12 @@ public final class BlkExecutor
                 if (range != null)
                 {
                     return range;
+                }
+                // Bounded work per request: at most the disk once, however the segments overlap.
+                totalSectors += sectors;
+                if (totalSectors > capacitySectors)
+                {
+                    return BlkError.SEGMENTS_EXCEED_DISK;
                 }
             }
         }

@@ -100,6 +100,7 @@ final class BlkSegmentIo
         final boolean discard = request.type() == VirtioBlk.T_DISCARD;
         // The segments are copied once and checked again as copied: the guest may have changed them meanwhile.
         int count = 0;
+        long totalSectors = 0;
         for (int i = 0; i < request.dataCount(); i++)
         {
             final long length = Integer.toUnsignedLong(request.dataLen(i));
@@ -112,6 +113,13 @@ final class BlkSegmentIo
                 if (!queue.executor().checkSegment(discard, sector, sectors, flags) || count == slot.segOffset.length)
                 {
                     slot.fail(BlkError.OUT_OF_RANGE);
+                    queue.finish(slot);
+                    return;
+                }
+                totalSectors += sectors;
+                if (totalSectors > queue.executor().capacitySectors())
+                {
+                    slot.fail(BlkError.SEGMENTS_EXCEED_DISK);
                     queue.finish(slot);
                     return;
                 }

@@ -262,6 +262,29 @@ class BlkDiscardWriteZeroesTest
     }
 
     @Test
+    void shouldRefuseSegmentsThatAddUpToMoreThanTheDiskAndApplyNone() throws IOException
+    {
+        try (BlkHarness blk = BlkHarness.ram(BlkOptions.defaults(), BlkHarness.ALL_FEATURES))
+        {
+            blk.fillDisk(13);
+            // The whole disk once: fine.
+            blk.segment(SEGMENTS, 0, (int)SECTORS, 0);
+            assertDone(blk, S_OK, blk.submit(T_WRITE_ZEROES, 0, readable(SEGMENTS, 16)));
+            assertArrayEquals(new byte[(int)CAPACITY], blk.disk(0, (int)CAPACITY));
+
+            // Three overlapping whole-disk segments would be three times the work of the disk for one request.
+            blk.fillDisk(14);
+            blk.segment(SEGMENTS, 0, (int)SECTORS, 0);
+            blk.segment(SEGMENTS + 16, 0, (int)SECTORS, 0);
+            blk.segment(SEGMENTS + 32, 0, (int)SECTORS, 0);
+            final int used = blk.submit(T_WRITE_ZEROES, 0, readable(SEGMENTS, 48));
+            assertDone(blk, S_IOERR, used);
+            assertEquals(1, blk.executor.errors(BlkError.SEGMENTS_EXCEED_DISK));
+            assertArrayEquals(diskPattern(14, 0, 4096), blk.disk(0, 4096), "nothing applied");
+        }
+    }
+
+    @Test
     void shouldAnswerMoreWriteZeroesSegmentsThanAdvertisedUnsupported() throws IOException
     {
         try (BlkHarness blk = BlkHarness.ram(BlkOptions.defaults().withDiscardLimits(64, 2, 64, 2), BlkHarness.ALL_FEATURES))
