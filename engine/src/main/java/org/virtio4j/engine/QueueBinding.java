@@ -97,9 +97,10 @@ final class QueueBinding
         {
             return -1;
         }
-        catch (final InternalError e)
+        catch (final InternalError | IllegalStateException e)
         {
-            // A fault on guest memory: the device fails on its actor's thread; this thread goes on polling others.
+            // A fault on guest memory, or memory already unmapped under a device that never stopped (a start that
+            // timed out): the device fails on its actor's thread; this thread goes on polling the others.
             if (!faultReported)
             {
                 faultReported = true;

@@ -1,5 +1,7 @@
 package org.virtio4j.transport.vhost;
 
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 import org.virtio4j.devices.core.DeviceException;
@@ -171,7 +173,18 @@ final class VhostUserRunner
             log("device failed, it needs a reset: " + e.getMessage() + "; closing the connection");
             onFailure.run();
         });
-        handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        try
+        {
+            handle.start().orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        }
+        catch (final CompletionException | CancellationException e)
+        {
+            // Never a half-attached device: its queues would be polled after the connection unmapped their memory.
+            counters.deviceError();
+            log("device did not start (" + (e.getCause() != null ? e.getCause() : e) + "): detaching it");
+            detach(handle);
+            return;
+        }
         running = handle;
         runningQueues = queues;
         watchFirstCompletion(guestMemory, queues);
@@ -321,6 +334,19 @@ final class VhostUserRunner
             }
         }
         runningQueues = null;
+    }
+
+    /** Detaches a device that did not start; a detach that times out too is logged (the engine is wedged). */
+    private void detach(final DeviceHandle handle)
+    {
+        try
+        {
+            engine.detach(handle).orTimeout(STOP_TIMEOUT_SECONDS, TimeUnit.SECONDS).join();
+        }
+        catch (final CompletionException | CancellationException e)
+        {
+            log("detaching the device failed: " + (e.getCause() != null ? e.getCause() : e));
+        }
     }
 
     /** Stops the device and resets it; the rings' configuration is the caller's to forget. */
