@@ -63,7 +63,9 @@ public final class EngineContext
     private Path countersDir = System.getProperty(COUNTERS_DIR_PROP) != null ? Path.of(System.getProperty(COUNTERS_DIR_PROP)) : null;
     private boolean countersEnabled = true;
     private NanoClock nanoClock = SystemNanoClock.INSTANCE;
-    private ErrorHandler errorHandler = Throwable::printStackTrace;
+    private static final LogLimiter ERRORS = new LogLimiter(System.err, 10);
+    /** One line per error, ten a second at most: an error every duty cycle must not flood the log. */
+    private ErrorHandler errorHandler = t -> ERRORS.log("virtio4j engine: " + t);
     private Consumer<String> threadDeath = why -> System.err.println("virtio4j engine: " + why);
     private boolean concluded;
 

@@ -44,6 +44,7 @@ final class VhostUserBackend
     private final VhostUserInflight inflight;
     private final VhostUserDirtyLog dirtyLog;
     private int replyFd = -1;
+    private final VhostUserCounters counters;
 
     VhostUserBackend(final String name, final VirtioDevice device, final Engine engine, final int maxMemSlots, final VhostUserCounters counters,
         final Runnable onDeviceFailure)
@@ -51,6 +52,7 @@ final class VhostUserBackend
         this.name = name;
         this.device = device;
         this.maxMemSlots = maxMemSlots;
+        this.counters = counters;
         vrings = new Vring[device.queueMaxSizes().length];
         for (int i = 0; i < vrings.length; i++)
         {
@@ -599,6 +601,6 @@ final class VhostUserBackend
 
     private void log(final String message)
     {
-        System.err.println("virtio4j vhost-user " + name + ": " + message);
+        counters.log("virtio4j vhost-user " + name + ": " + message);
     }
 }

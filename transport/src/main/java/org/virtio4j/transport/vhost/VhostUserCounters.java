@@ -1,6 +1,7 @@
 package org.virtio4j.transport.vhost;
 
 import org.agrona.concurrent.status.AtomicCounter;
+import org.virtio4j.engine.LogLimiter;
 import org.virtio4j.engine.Engine;
 
 /**
@@ -11,6 +12,8 @@ import org.virtio4j.engine.Engine;
  */
 final class VhostUserCounters implements AutoCloseable
 {
+    static final int LOG_LINES_PER_SECOND = 20;
+
     private final AtomicCounter connections;
     private final AtomicCounter messages;
     private final AtomicCounter refused;
@@ -18,6 +21,8 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter badRings;
     private final AtomicCounter deviceErrors;
     private final AtomicCounter memoryFaults;
+    /** The device's log lines: a front-end repeating bad input or reconnecting in a loop floods nothing. */
+    private final LogLimiter log = new LogLimiter(System.err, LOG_LINES_PER_SECOND);
     private final AtomicCounter resumed;
     private final AtomicCounter resubmitted;
     private final AtomicCounter dirtyPages;
@@ -133,6 +138,12 @@ final class VhostUserCounters implements AutoCloseable
     void deviceError()
     {
         deviceErrors.incrementRelease();
+    }
+
+    /** Writes a log line of this device, within its budget of lines a second. */
+    void log(final String line)
+    {
+        log.log(line);
     }
 
     void memoryFault()

@@ -371,6 +371,6 @@ final class VhostUserRunner
 
     private void log(final String message)
     {
-        System.err.println("virtio4j vhost-user " + name + ": " + message);
+        counters.log("virtio4j vhost-user " + name + ": " + message);
     }
 }

@@ -318,7 +318,7 @@ public final class VhostUserServer implements AutoCloseable
 
     private void log(final String message)
     {
-        System.err.println("virtio4j vhost-user " + name + " (" + socketPath + "): " + message);
+        counters.log("virtio4j vhost-user " + name + " (" + socketPath + "): " + message);
     }
 
     private static void closeQuietly(final UnixSocket socket)
