@@ -354,6 +354,26 @@ public final class Linux
         }
     }
 
+    /** F_GET_SEALS, and the seal that keeps a memfd from shrinking under its mappings. */
+    private static final int F_GET_SEALS = 1034;
+    public static final int F_SEAL_SHRINK = 0x0002;
+
+    /**
+     * @param fd a descriptor.
+     * @return its memfd seals, or -1 if it has none to have (not a memfd: a file, hugetlbfs without seals).
+     */
+    public static int seals(final int fd)
+    {
+        try
+        {
+            return (int)call("fcntl", (state, arena) -> (int)FCNTL.invokeExact(state, fd, F_GET_SEALS, 0), () -> "fd=" + fd + " F_GET_SEALS");
+        }
+        catch (final ErrnoException e)
+        {
+            return -1;
+        }
+    }
+
     /**
      * @param fd a descriptor.
      * @return true if it is an eventfd.

@@ -21,6 +21,10 @@ import org.virtio4j.memory.linux.Linux;
 final class FrontEndMemory implements AutoCloseable
 {
     private static final long PAGE = Linux.pageSize();
+    /** The system property that caps the guest memory one connection may map. */
+    public static final String MAX_BYTES_PROPERTY = "virtio4j.vhost.maxGuestMemoryBytes";
+    /** The cap when the property is not set: 1 TiB (the address space left to others is what it protects). */
+    public static final long DEFAULT_MAX_BYTES = 1L << 40;
 
     private record Region(long gpa, long size, long userAddr, MemoryBacking backing)
     {
@@ -41,22 +45,42 @@ final class FrontEndMemory implements AutoCloseable
         return regions.size();
     }
 
+    /** @return the bytes mapped. */
+    long mappedBytes()
+    {
+        long total = 0;
+        for (final Region region : regions)
+        {
+            total += region.size;
+        }
+        return total;
+    }
+
     /**
      * Maps one region. The fd is consumed: owned by the region on success, closed on failure.
      *
+     * @return true if its file cannot shrink under the mapping (a memfd sealed with F_SEAL_SHRINK, as QEMU seals
+     *         them); false for a file, hugetlbfs or an unsealed memfd, whose shrinking a device survives (it fails).
      * @throws VhostUserException naming what is wrong with the region.
      */
-    void add(final long gpa, final long size, final long userAddr, final long mmapOffset, final int fd) throws VhostUserException
+    boolean add(final long gpa, final long size, final long userAddr, final long mmapOffset, final int fd) throws VhostUserException
     {
         try
         {
             check(gpa, size, userAddr, mmapOffset, fd);
+            final long max = Long.getLong(MAX_BYTES_PROPERTY, DEFAULT_MAX_BYTES);
+            if (Long.compareUnsigned(mappedBytes() + size, max) > 0)
+            {
+                throw new VhostUserException("region gpa=" + GuestAddress.hex(gpa) + " of " + size + " bytes would map more than the " + max +
+                    " bytes of guest memory one connection may (" + MAX_BYTES_PROPERTY + ")", false);
+            }
         }
         catch (final VhostUserException e)
         {
             closeQuietly(fd);
             throw e;
         }
+        final int seals = Linux.seals(fd);
         final MemoryBacking backing;
         try
         {
@@ -82,6 +106,7 @@ final class FrontEndMemory implements AutoCloseable
         }
         regions.add(region);
         memory = built;
+        return seals >= 0 && (seals & Linux.F_SEAL_SHRINK) != 0;
     }
 
     private static void check(final long gpa, final long size, final long userAddr, final long mmapOffset, final int fd) throws VhostUserException

@@ -216,7 +216,7 @@ final class VhostUserBackend
                 runner.stop();
                 try
                 {
-                    memory.add(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24), payload.get(LE_U64, 32), fds.take());
+                    counters.region(memory.add(payload.get(LE_U64, 8), payload.get(LE_U64, 16), payload.get(LE_U64, 24), payload.get(LE_U64, 32), fds.take()));
                 }
                 finally
                 {
@@ -486,7 +486,7 @@ final class VhostUserBackend
             for (int i = 0; i < count; i++)
             {
                 final long at = 8 + (long)i * VhostUserMessage.MEM_REGION_SIZE;
-                table.add(payload.get(LE_U64, at), payload.get(LE_U64, at + 8), payload.get(LE_U64, at + 16), payload.get(LE_U64, at + 24), fds.take());
+                counters.region(table.add(payload.get(LE_U64, at), payload.get(LE_U64, at + 8), payload.get(LE_U64, at + 16), payload.get(LE_U64, at + 24), fds.take()));
             }
         }
         catch (final VhostUserException e)

@@ -21,6 +21,7 @@ final class VhostUserCounters implements AutoCloseable
     private final AtomicCounter badRings;
     private final AtomicCounter deviceErrors;
     private final AtomicCounter memoryFaults;
+    private final AtomicCounter unsealedRegions;
     /** The device's log lines: a front-end repeating bad input or reconnecting in a loop floods nothing. */
     private final LogLimiter log = new LogLimiter(System.err, LOG_LINES_PER_SECOND);
     private final AtomicCounter resumed;
@@ -44,6 +45,7 @@ final class VhostUserCounters implements AutoCloseable
         badRings = engine.newCounter(prefix + "errors: rings not started");
         deviceErrors = engine.newCounter(prefix + "errors: device failures");
         memoryFaults = engine.newCounter(prefix + "errors: guest memory faults");
+        unsealedRegions = engine.newCounter(prefix + "memory regions that can shrink (not sealed memfds)");
         resumed = engine.newCounter(prefix + "reconnect: rings resumed from an inflight region");
         resubmitted = engine.newCounter(prefix + "reconnect: requests resubmitted");
         dirtyPages = engine.newCounter(prefix + "migration: pages marked dirty");
@@ -146,6 +148,20 @@ final class VhostUserCounters implements AutoCloseable
         log.log(line);
     }
 
+    /** @param sealed whether a mapped region's file cannot shrink under it. */
+    void region(final boolean sealed)
+    {
+        if (!sealed)
+        {
+            unsealedRegions.incrementRelease();
+        }
+    }
+
+    long unsealedRegionCount()
+    {
+        return unsealedRegions.get();
+    }
+
     void memoryFault()
     {
         memoryFaults.incrementRelease();
@@ -186,6 +202,7 @@ final class VhostUserCounters implements AutoCloseable
         badRings.close();
         deviceErrors.close();
         memoryFaults.close();
+        unsealedRegions.close();
         resumed.close();
         resubmitted.close();
         dirtyPages.close();

@@ -363,6 +363,12 @@ public final class VhostUserServer implements AutoCloseable
         return counters.deviceErrorCount();
     }
 
+    /** @return memory regions mapped whose file could shrink under the mapping (not a sealed memfd). */
+    public long unsealedRegions()
+    {
+        return counters.unsealedRegionCount();
+    }
+
     /** @return device failures that were faults on guest memory. */
     public long memoryFaults()
     {

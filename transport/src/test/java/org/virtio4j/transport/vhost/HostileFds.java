@@ -9,7 +9,7 @@ import java.lang.invoke.MethodHandle;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
-/** What a hostile front-end does to the fds it shares: pipes where eventfds belong, O_NONBLOCK cleared. */
+/** What front-ends do to the fds they share: pipes where eventfds belong, O_NONBLOCK cleared, memfds sealed (QEMU). */
 @SuppressWarnings("restricted") // the descriptors match the libc prototypes
 final class HostileFds
 {
@@ -47,6 +47,17 @@ final class HostileFds
         if ((int)FCNTL.invokeExact(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
         {
             throw new IllegalStateException("fcntl failed");
+        }
+    }
+
+    /** Seals a memfd against shrinking and growing, as QEMU's memory-backend-memfd does by default. */
+    static void seal(final int fd) throws Throwable
+    {
+        final int fAddSeals = 1033;
+        final int shrinkAndGrow = 0x0002 | 0x0004;
+        if ((int)FCNTL.invokeExact(fd, fAddSeals, shrinkAndGrow) != 0)
+        {
+            throw new IllegalStateException("F_ADD_SEALS failed");
         }
     }
 
