@@ -2,6 +2,9 @@ package org.virtio4j.tuning;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,8 +24,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and a destination started with {@code -incoming}, each with its own {@code virtio4j serve} on the same image
  * file. The guest writes and reads back its disk with O_DIRECT all through a slowed-down {@code migrate}; the
  * source back-end logs every page it stores into (read data, status bytes, used rings) so that QEMU re-sends them,
- * and completes every request in flight before it answers GET_VRING_BASE. The guest must go on on the destination
- * with every round reading back what it wrote, and the image must hold every round's last bytes.
+ * and completes every request in flight before it answers GET_VRING_BASE. The destination waits paused after the
+ * migration ({@code -S}, as libvirt runs it): the two guests' memories must then be identical page for page, before
+ * the destination runs on. The guest must go on on the destination with every round reading back what it wrote,
+ * and the image must hold every round's last bytes.
  */
 class RealGuestMigrationTest
 {
@@ -30,9 +35,12 @@ class RealGuestMigrationTest
     private static final int ROUNDS = 60;
     /** Rounds the guest completes on the source before the migration starts. */
     private static final int ROUNDS_BEFORE = 4;
+    /** The guests' memory, as {@link GuestImage} starts them. */
+    private static final long GUEST_RAM = 512L << 20;
 
     @TempDir
     Path dir;
+    private String migrationStatus = "";
 
     @Test
     void shouldMigrateAGuestWhileItWritesAndReadsBackItsDisk() throws Exception
@@ -61,7 +69,7 @@ class RealGuestMigrationTest
                         running.countDown();
                     }
                 });
-                RunningGuest destination = guest.start(arguments(socketB, "dst", List.of("-incoming", "unix:" + dir.resolve("mig.sock"))), 1, line -> { }))
+                RunningGuest destination = guest.start(arguments(socketB, "dst", List.of("-S", "-incoming", "unix:" + dir.resolve("mig.sock"))), 1, line -> { }))
             {
                 assertTrue(running.await(240, TimeUnit.SECONDS), () -> "the guest's I/O did not start on the source:\n" + source.output());
                 final long started = System.nanoTime();
@@ -96,7 +104,7 @@ class RealGuestMigrationTest
                 System.out.printf("migrated a guest doing disk I/O in %.1f s, %d rounds on the source, %d on the destination;" +
                         " source stopped at avail index %s after draining in %s us; %s%n",
                     (migrated - started) / 1e9, source.output().split("GUEST: round ", -1).length - 1, console.split("GUEST: round ", -1).length - 1,
-                    stoppedAt, between(logA, "requests in flight drained in ", " us"), steps.get(steps.size() - 2));
+                    stoppedAt, between(logA, "requests in flight drained in ", " us"), migrationStatus);
             }
         }
         finally
@@ -145,9 +153,60 @@ class RealGuestMigrationTest
                 Thread.sleep(500);
             }
             steps.add(status);
+            migrationStatus = status;
             assertTrue(status.contains("\"completed\""), () -> "migration did not complete: " + steps);
+            compareMemoryAndResume(qmp, steps);
             steps.add(qmp.execute("quit"));
         }
+    }
+
+    /**
+     * Both guests are paused now (the destination was started with {@code -S}, as libvirt starts it, and waits
+     * for {@code cont}): their memories must be identical page for page. A page the source back-end stored into
+     * without logging it (read data, a status byte, a used ring entry) would have been sent before that store and
+     * differ here. Then the destination runs on.
+     */
+    private void compareMemoryAndResume(final Qmp source, final List<String> steps) throws IOException, InterruptedException
+    {
+        final Path sourceRam = dir.resolve("src.mem");
+        final Path destinationRam = dir.resolve("dst.mem");
+        try (Qmp destination = Qmp.connect(dir.resolve("dst-qmp.sock")))
+        {
+            String state = "";
+            for (int i = 0; i < 100 && !state.contains("\"paused\""); i++)
+            {
+                Thread.sleep(100);
+                state = destination.execute("query-status");
+            }
+            assertTrue(state.contains("\"paused\""), () -> "the destination did not finish loading: " + steps);
+            steps.add(source.execute("pmemsave", "{\"val\": 0, \"size\": " + GUEST_RAM + ", \"filename\": \"" + sourceRam + "\"}"));
+            steps.add(destination.execute("pmemsave", "{\"val\": 0, \"size\": " + GUEST_RAM + ", \"filename\": \"" + destinationRam + "\"}"));
+            final List<Long> differing = differingPages(sourceRam, destinationRam);
+            Files.delete(sourceRam);
+            Files.delete(destinationRam);
+            assertEquals(List.of(), differing, "guest pages that differ between source and destination after the migration");
+            steps.add(destination.execute("cont"));
+        }
+    }
+
+    /** @return the guest physical addresses of the 4 KiB pages whose bytes differ (the first 100). */
+    private static List<Long> differingPages(final Path a, final Path b) throws IOException
+    {
+        final List<Long> pages = new ArrayList<>();
+        try (FileChannel left = FileChannel.open(a); FileChannel right = FileChannel.open(b); Arena arena = Arena.ofConfined())
+        {
+            assertEquals(left.size(), right.size(), "memory dump sizes");
+            final MemorySegment x = left.map(FileChannel.MapMode.READ_ONLY, 0, left.size(), arena);
+            final MemorySegment y = right.map(FileChannel.MapMode.READ_ONLY, 0, right.size(), arena);
+            for (long page = 0; page < x.byteSize() && pages.size() < 100; page += 4096)
+            {
+                if (MemorySegment.mismatch(x, page, page + 4096, y, page, page + 4096) >= 0)
+                {
+                    pages.add(page);
+                }
+            }
+        }
+        return pages;
     }
 
     private static String between(final String text, final String before, final String after)
