@@ -44,6 +44,8 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private final AtomicCounter batches;
     ThreadWaker waker;
     private QueueBinding[] touched = new QueueBinding[16];
+    /** Queues of the devices attached to this actor. */
+    private int attachedBindings;
     private int touchedCount;
     private int eventsThisBatch;
     private DeviceHandle[] async = new DeviceHandle[0];
@@ -237,6 +239,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     /** Forgets a detached device: its bindings may still sit in the touched list of an interrupted batch. */
     void detach(final DeviceHandle device)
     {
+        attachedBindings -= device.bindings.length;
         if (current == device)
         {
             current = null;
@@ -595,8 +598,19 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
 
     void attach(final DeviceHandle device)
     {
-        final int needed = touched.length + device.bindings.length;
-        touched = Arrays.copyOf(touched, needed);
+        // Room for every queue of every attached device, and no more: a VMM that reconfigures in a loop (each
+        // time a detach and an attach) must not grow it.
+        attachedBindings += device.bindings.length;
+        if (touched.length < attachedBindings)
+        {
+            touched = Arrays.copyOf(touched, attachedBindings);
+        }
+    }
+
+    /** @return the capacity of the list of queues touched in a batch (for tests). */
+    int touchedCapacity()
+    {
+        return touched.length;
     }
 
     void start(final DeviceHandle device, final CompletableFuture<Void> done)

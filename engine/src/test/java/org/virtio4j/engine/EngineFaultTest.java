@@ -102,4 +102,26 @@ class EngineFaultTest
             assertTrue(why.contains("ended while the engine runs") && why.contains("StackOverflowError: deep"), why);
         }
     }
+
+    @Test
+    void shouldNotGrowWithEveryAttachOfAReconfiguringFrontEnd() throws Exception
+    {
+        try (BlkFixture fixture = new BlkFixture(2, false);
+            Engine engine = Engine.launch(new EngineContext().threadingMode(ThreadingMode.SHARED).idleStrategy("backoff").countersDir(countersDir)))
+        {
+            DeviceActor actor = null;
+            for (int i = 0; i < 500; i++)
+            {
+                // What a VMM toggling SET_VRING_ENABLE in a loop makes the back-end do.
+                final DeviceHandle handle = engine.attach("blk0", fixture.device, fixture.memory, fixture.queues, fixture.kicks, fixture.calls);
+                handle.start().join();
+                handle.stop().join();
+                engine.detach(handle).join();
+                actor = handle.actor();
+            }
+            final DeviceActor last = actor;
+            assertTrue(last.<Integer>command(future -> future.complete(last.touchedCapacity())).get(10, TimeUnit.SECONDS) <= 16,
+                "the touched list holds the queues attached now, not every queue ever attached");
+        }
+    }
 }
