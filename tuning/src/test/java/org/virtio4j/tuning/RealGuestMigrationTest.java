@@ -39,12 +39,45 @@ class RealGuestMigrationTest
     private static final long GUEST_RAM = 512L << 20;
 
     @TempDir
-    Path dir;
+    Path base;
+    /** The current attempt's directory. */
+    private Path dir;
     private String migrationStatus = "";
 
+    /** Pages that differ between the two guests' memories once both are paused. */
+    private static final class MemoriesDiffer extends AssertionError
+    {
+        private static final long serialVersionUID = 1L;
+
+        MemoriesDiffer(final List<Long> pages)
+        {
+            super("guest pages that differ between source and destination after the migration: " +
+                pages.stream().map(p -> "0x" + Long.toHexString(p)).toList());
+        }
+    }
+
+    /**
+     * One retry, for a memory mismatch only: under TCG, QEMU 7.2 was seen here to leave pages unsent in about one
+     * migration in eight, one of them in the guest kernel's image, which no device writes. Logging that our
+     * back-end skips fails every attempt (checked by disabling it: 15 data pages differ each time).
+     */
     @Test
     void shouldMigrateAGuestWhileItWritesAndReadsBackItsDisk() throws Exception
     {
+        try
+        {
+            attempt(1);
+        }
+        catch (final MemoriesDiffer e)
+        {
+            System.out.println("migration attempt 1: " + e.getMessage() + "; once more");
+            attempt(2);
+        }
+    }
+
+    private void attempt(final int number) throws Exception
+    {
+        dir = Files.createDirectories(base.resolve("attempt-" + number));
         final Path image = dir.resolve("disk.img");
         try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
         {
@@ -184,7 +217,10 @@ class RealGuestMigrationTest
             final List<Long> differing = differingPages(sourceRam, destinationRam);
             Files.delete(sourceRam);
             Files.delete(destinationRam);
-            assertEquals(List.of(), differing, "guest pages that differ between source and destination after the migration");
+            if (!differing.isEmpty())
+            {
+                throw new MemoriesDiffer(differing);
+            }
             steps.add(destination.execute("cont"));
         }
     }
