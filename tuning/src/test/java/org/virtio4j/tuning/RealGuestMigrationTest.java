@@ -37,6 +37,7 @@ class RealGuestMigrationTest
     private static final int ROUNDS_BEFORE = 4;
     /** The guests' memory, as {@link GuestImage} starts them. */
     private static final long GUEST_RAM = 512L << 20;
+    private static final int ATTEMPTS = 3;
 
     @TempDir
     Path base;
@@ -57,21 +58,29 @@ class RealGuestMigrationTest
     }
 
     /**
-     * One retry, for a memory mismatch only: under TCG, QEMU 7.2 was seen here to leave pages unsent in about one
-     * migration in eight, one of them in the guest kernel's image, which no device writes. Logging that our
-     * back-end skips fails every attempt (checked by disabling it: 15 data pages differ each time).
+     * Retries, for a memory mismatch only: under TCG, QEMU 7.2 was seen here to leave scattered single pages
+     * unsent (in 2 of 9 migrations, the first of the suite in a fresh clone both times), some in the guest kernel's
+     * image, which no device writes; the next attempt matched. Logging that our back-end skips fails every attempt
+     * (checked by disabling it: 15 data pages differ).
      */
     @Test
     void shouldMigrateAGuestWhileItWritesAndReadsBackItsDisk() throws Exception
     {
-        try
+        for (int number = 1; ; number++)
         {
-            attempt(1);
-        }
-        catch (final MemoriesDiffer e)
-        {
-            System.out.println("migration attempt 1: " + e.getMessage() + "; once more");
-            attempt(2);
+            try
+            {
+                attempt(number);
+                return;
+            }
+            catch (final MemoriesDiffer e)
+            {
+                if (number == ATTEMPTS)
+                {
+                    throw e;
+                }
+                System.out.println("migration attempt " + number + ": " + e.getMessage() + "; once more");
+            }
         }
     }
 

@@ -11,7 +11,7 @@ import java.util.stream.Stream;
 import org.virtio4j.engine.CountersFile;
 
 /** {@code virtio4j serve} in its own process for the real-guest tests, and waiting for its socket. */
-final class ServeProcess
+public final class ServeProcess
 {
     private ServeProcess()
     {
@@ -24,7 +24,7 @@ final class ServeProcess
      * @return the process.
      * @throws IOException if it cannot be started.
      */
-    static Process start(final Path countersDir, final Path log, final String... args) throws IOException
+    public static Process start(final Path countersDir, final Path log, final String... args) throws IOException
     {
         final String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         final List<String> command = new ArrayList<>(List.of(java, "--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED",
@@ -41,7 +41,7 @@ final class ServeProcess
      * @param label       the end of the counter's label.
      * @return its value, or -1 if there is no such counter or file.
      */
-    static long counter(final Path countersDir, final String label) throws IOException
+    public static long counter(final Path countersDir, final String label) throws IOException
     {
         final Path file;
         try (Stream<Path> files = Files.list(countersDir))
@@ -74,7 +74,7 @@ final class ServeProcess
      * @throws InterruptedException if interrupted.
      * @throws IllegalStateException if it died or did not listen within 60 s.
      */
-    static void awaitSocket(final Path socket, final Process server) throws InterruptedException
+    public static void awaitSocket(final Path socket, final Process server) throws InterruptedException
     {
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Files.exists(socket))
