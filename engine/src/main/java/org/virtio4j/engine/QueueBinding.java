@@ -101,12 +101,18 @@ final class QueueBinding
         {
             // A fault on guest memory, or memory already unmapped under a device that never stopped (a start that
             // timed out): the device fails on its actor's thread; this thread goes on polling the others.
-            if (!faultReported)
-            {
-                faultReported = true;
-                device.actor().failLater(this, e);
-            }
+            reportFault(e);
             return -1;
+        }
+    }
+
+    /** Hands a fault reading this queue's ring to its device's actor, once per attachment (poller thread). */
+    void reportFault(final Throwable fault)
+    {
+        if (!faultReported)
+        {
+            faultReported = true;
+            device.actor().failLater(this, fault);
         }
     }
 

@@ -100,11 +100,7 @@ final class QueuePoller implements Agent, Sleeper
             {
                 throw e;
             }
-            if (!binding.faultReported)
-            {
-                binding.faultReported = true;
-                binding.device.actor().failLater(binding, DeviceFailure.memoryFault(e));
-            }
+            binding.reportFault(DeviceFailure.memoryFault(e));
             return 1;
         }
     }
