@@ -44,6 +44,8 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     private final AtomicCounter batches;
     ThreadWaker waker;
     private QueueBinding[] touched = new QueueBinding[16];
+    /** The devices attached to this actor. */
+    private final List<DeviceHandle> attached = new ArrayList<>();
     /** Queues of the devices attached to this actor. */
     private int attachedBindings;
     private int touchedCount;
@@ -118,12 +120,26 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         {
             // A fault on guest memory in compiled code is raised at the next safepoint poll, which may lie outside
             // the try of the code that touched the memory: it is the failure of the device touched last.
-            final DeviceHandle device = current;
-            if (!DeviceFailure.isMemoryFault(e) || device == null)
+            // Which device: the one whose memory shrank, asked of its files; else the device touched last.
+            final DeviceHandle last = current;
+            if (!DeviceFailure.isMemoryFault(e) || last == null)
             {
                 throw e;
             }
-            failDevice(device, DeviceFailure.of(DeviceFailure.memoryFault(e)));
+            final DeviceException failure = DeviceFailure.of(DeviceFailure.memoryFault(e));
+            boolean found = false;
+            for (final DeviceHandle device : attached)
+            {
+                if (device.state != DeviceHandle.FAILED && device.memoryShrunk())
+                {
+                    failDevice(device, failure);
+                    found = true;
+                }
+            }
+            if (!found)
+            {
+                failDevice(last, failure);
+            }
             recoverTouched();
             return 1;
         }
@@ -240,6 +256,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
     void detach(final DeviceHandle device)
     {
         attachedBindings -= device.bindings.length;
+        attached.remove(device);
         if (current == device)
         {
             current = null;
@@ -601,6 +618,7 @@ final class DeviceActor implements Agent, Sleeper, EventPoller.Handler<QueueEven
         // Room for every queue of every attached device, and no more: a VMM that reconfigures in a loop (each
         // time a detach and an attach) must not grow it.
         attachedBindings += device.bindings.length;
+        attached.add(device);
         if (touched.length < attachedBindings)
         {
             touched = Arrays.copyOf(touched, attachedBindings);

@@ -36,6 +36,7 @@ public final class DeviceHandle
     final AtomicCounter deviceErrors;
     final DeviceStatsPublisher stats;
     private volatile Consumer<DeviceException> errorListener = e -> { };
+    private volatile java.util.function.BooleanSupplier memoryShrunk = () -> false;
 
     /** Actor-owned. */
     int state = CREATED;
@@ -107,6 +108,34 @@ public final class DeviceHandle
             {
                 lane.onError(listener);
             }
+        }
+    }
+
+    /**
+     * @param check tells, without touching guest memory, whether the memory behind this device shrank (its files
+     *              are shorter than mapped): how an engine thread finds the device of a fault raised late.
+     */
+    public void memoryShrunk(final java.util.function.BooleanSupplier check)
+    {
+        memoryShrunk = check;
+        if (lanes != null)
+        {
+            for (final DeviceHandle lane : lanes)
+            {
+                lane.memoryShrunk(check);
+            }
+        }
+    }
+
+    boolean memoryShrunk()
+    {
+        try
+        {
+            return memoryShrunk.getAsBoolean();
+        }
+        catch (final RuntimeException e)
+        {
+            return false;
         }
     }
 

@@ -95,12 +95,25 @@ final class QueuePoller implements Agent, Sleeper
         catch (final InternalError | RuntimeException e)
         {
             // A fault on guest memory raised at a safepoint poll after the read that caused it: the queue read last.
-            final QueueBinding binding = current;
-            if (!DeviceFailure.isMemoryFault(e) || binding == null)
+            // Which queue: those whose device's memory shrank, asked of its files; else the queue read last.
+            final QueueBinding last = current;
+            if (!DeviceFailure.isMemoryFault(e) || last == null)
             {
                 throw e;
             }
-            binding.reportFault(DeviceFailure.memoryFault(e));
+            boolean found = false;
+            for (final QueueBinding binding : bindings)
+            {
+                if (binding.active && binding.device.memoryShrunk())
+                {
+                    binding.reportFault(DeviceFailure.memoryFault(e));
+                    found = true;
+                }
+            }
+            if (!found)
+            {
+                last.reportFault(DeviceFailure.memoryFault(e));
+            }
             return 1;
         }
     }

@@ -26,7 +26,7 @@ final class FrontEndMemory implements AutoCloseable
     /** The cap when the property is not set: 1 TiB (the address space left to others is what it protects). */
     public static final long DEFAULT_MAX_BYTES = 1L << 40;
 
-    private record Region(long gpa, long size, long userAddr, MemoryBacking backing)
+    private record Region(long gpa, long size, long userAddr, long mmapOffset, MemoryBacking backing)
     {
     }
 
@@ -43,6 +43,29 @@ final class FrontEndMemory implements AutoCloseable
     int regionCount()
     {
         return regions.size();
+    }
+
+    /**
+     * @return true if a region's file is now shorter than its mapping (accesses past the end fault): asked of the
+     *         files, never of the memory, so it is safe to ask after a fault that surfaced late.
+     */
+    boolean shrunk()
+    {
+        for (final Region region : regions)
+        {
+            try
+            {
+                if (Long.compareUnsigned(Linux.fileSize(region.backing.fd()), region.mmapOffset + region.size) < 0)
+                {
+                    return true;
+                }
+            }
+            catch (final ErrnoException e)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** @return the bytes mapped. */
@@ -91,7 +114,7 @@ final class FrontEndMemory implements AutoCloseable
             closeQuietly(fd);
             throw new VhostUserException("cannot map region gpa=" + GuestAddress.hex(gpa) + ": " + e.getMessage(), false);
         }
-        final Region region = new Region(gpa, size, userAddr, backing);
+        final Region region = new Region(gpa, size, userAddr, mmapOffset, backing);
         final List<Region> next = new ArrayList<>(regions);
         next.add(region);
         final GuestMemory built;

@@ -163,6 +163,8 @@ final class VhostUserRunner
             return;
         }
         final DeviceHandle handle = engine.attach(name, device, guestMemory, queues, kicks, calls);
+        final FrontEndMemory mappedMemory = memory;
+        handle.memoryShrunk(mappedMemory::shrunk);
         handle.onError(e ->
         {
             counters.deviceError();
