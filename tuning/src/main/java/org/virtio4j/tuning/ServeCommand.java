@@ -43,7 +43,7 @@ final class ServeCommand implements Callable<Integer>
     static final int ENGINE_DIED_STATUS = 70;
 
     @Option(names = "--blk", description = "A virtio-blk device: socket=PATH,path=IMAGE[,readonly][,queues=N][,queue-size=N]" +
-        "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,sync=auto|nowait|off]" +
+        "[,backend=file|ram|null][,size=BYTES][,serial=ID][,direct=on|off][,aio=io_uring|threads][,threads=N][,sync=auto|nowait|off][,submit-batch=N]" +
         "[,logical-block-size=N]. Repeatable.")
     List<String> blk = new ArrayList<>();
 
@@ -274,7 +274,7 @@ final class ServeCommand implements Callable<Integer>
         for (final String key : options.keySet())
         {
             if (!List.of("socket", "path", "readonly", "queues", "queue-size", "backend", "size", "serial", "direct", "aio", "threads",
-                "sync", "logical-block-size").contains(key))
+                "sync", "logical-block-size", "submit-batch").contains(key))
             {
                 throw new IllegalArgumentException("--blk: unknown option " + key);
             }
@@ -282,7 +282,7 @@ final class ServeCommand implements Callable<Integer>
         return new Served(Path.of(socket), name, new BlkDevice(backend, blkOptions, name), backend, "virtio-blk, " + backend);
     }
 
-    /** The file options of {@code --blk}: direct, aio, threads, sync, logical-block-size. */
+    /** The file options of {@code --blk}: direct, aio, threads, sync, logical-block-size, submit-batch. */
     static FileDisk.Options fileOptions(final Map<String, String> options, final boolean readOnly)
     {
         final String aio = options.getOrDefault("aio", "io_uring");
@@ -292,7 +292,8 @@ final class ServeCommand implements Callable<Integer>
         }
         return new FileDisk.Options(readOnly, onOff(options, "direct", false),
             aio.equals("threads") ? FileDisk.Aio.THREADS : FileDisk.Aio.IO_URING,
-            number(options, "threads", 0), sync(options.getOrDefault("sync", "auto")), number(options, "logical-block-size", 0));
+            number(options, "threads", 0), sync(options.getOrDefault("sync", "auto")), number(options, "logical-block-size", 0),
+            number(options, "submit-batch", FileDisk.Options.DEFAULT_SUBMIT_BATCH));
     }
 
     private static FileDisk.Sync sync(final String value)

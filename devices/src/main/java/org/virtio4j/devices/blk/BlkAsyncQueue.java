@@ -47,6 +47,8 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
     private GuestMemory memory;
     private SplitQueue queue;
     private int completedNow;
+    private final int submitBatch;
+    private int startedSinceSubmit;
 
     private long bounced;
     private long retries;
@@ -73,6 +75,7 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
         io = disk.openIo(Math.min(32768, Math.max(queueSize, Math.max(64, 2 * maxSegments))), name + "-q" + queueIndex);
         fd = disk.fd();
         direct = disk.direct();
+        submitBatch = disk.options().submitBatch();
         transferIo = new BlkTransferIo(this, disk);
         directIo = direct ? new BlkDirectIo(this, disk) : null;
         segmentIo = new BlkSegmentIo(this);
@@ -146,6 +149,7 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
     /** Hands the operations prepared in this batch to the kernel (or the I/O threads). */
     void submit()
     {
+        startedSinceSubmit = 0;
         if (io.submit() < 0)
         {
             ioErrors++;
@@ -187,6 +191,11 @@ final class BlkAsyncQueue implements IoUring.Completions, AutoCloseable
                 free[freeCount++] = slot.index;
                 completedNow++;
             }
+        }
+        if (submitBatch > 0 && completedNow == 0 && ++startedSinceSubmit >= submitBatch)
+        {
+            // Mid-batch: the disk starts on these while the rest of the batch is parsed.
+            submit();
         }
         return completedNow > 0;
     }

@@ -4,6 +4,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -11,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.virtio4j.memory.linux.Errno;
 import org.virtio4j.memory.linux.ErrnoException;
 import org.virtio4j.virtio.VirtioBlk;
@@ -223,6 +225,34 @@ class AsyncBlkFileTest
         }
     }
 
+    @ParameterizedTest(name = "submit-batch={0}")
+    @ValueSource(ints = {0, 1, 4})
+    void shouldHandOverABatchInGroupsOfSubmitBatchRequests(final int submitBatch) throws Exception
+    {
+        final ScriptedBlkIo scripted = new ScriptedBlkIo();
+        final Path image = dir.resolve("groups.img");
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, options(FileDisk.Aio.IO_URING, false).withSubmitBatch(submitBatch),
+            entries -> scripted, -1))
+        {
+            for (int r = 0; r < 10; r++)
+            {
+                blk.submit(r, VirtioBlk.T_IN, r * 8L, 4096, 1, 0);
+            }
+            blk.run();
+            final List<Integer> expected = switch (submitBatch)
+            {
+                case 0 -> List.of(10);
+                case 1 -> List.of(1, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+                default -> List.of(4, 4, 2);
+            };
+            assertEquals(expected, scripted.groups, "ten requests taken in one batch, handed over in groups of " + submitBatch);
+            for (int r = 0; r < 10; r++)
+            {
+                assertEquals(VirtioBlk.S_OK, blk.statusOf(r));
+            }
+        }
+    }
+
     @Test
     void shouldCompleteShortTransfersOutOfOrderAndRetryEagain() throws Exception
     {
@@ -353,7 +383,7 @@ class AsyncBlkFileTest
         final byte[] ones = new byte[(int)AsyncBlkFixture.DISK_BYTES];
         Arrays.fill(ones, (byte)1);
         Files.write(image, ones);
-        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, new FileDisk.Options(true, false, FileDisk.Aio.IO_URING, 0, FileDisk.Sync.AUTO, 0), null, -1))
+        try (AsyncBlkFixture blk = new AsyncBlkFixture(image, new FileDisk.Options(true, false, FileDisk.Aio.IO_URING, 0, FileDisk.Sync.AUTO, 0, FileDisk.Options.DEFAULT_SUBMIT_BATCH), null, -1))
         {
             try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw"))
             {

@@ -26,6 +26,8 @@ final class ScriptedBlkIo implements BlkIo
     boolean failFsync;
     boolean hold;
     int submitted;
+    /** Sizes of the submissions that carried operations, in order. */
+    final List<Integer> groups = new ArrayList<>();
     int fsyncs;
     int fallocates;
     final List<Integer> fallocateModes = new ArrayList<>();
@@ -100,6 +102,10 @@ final class ScriptedBlkIo implements BlkIo
     public int submit()
     {
         final int count = prepared.size();
+        if (count > 0)
+        {
+            groups.add(count);
+        }
         for (final long[] op : prepared)
         {
             submitted++;
